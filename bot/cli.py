@@ -1,0 +1,94 @@
+"""`bot` command line: console, check (and serve, the Slack app)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+from bot.config import Config, load_config
+from bot.console.repl import repl, run_one
+from bot.core.service import Service
+from bot.errors import BotError
+
+
+def _setup_logging(default: str) -> None:
+    logging.basicConfig(
+        level=os.environ.get("SRUNX_BOT_LOG_LEVEL", default).upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("asyncssh").setLevel(logging.WARNING)
+
+
+def _default_user(config: Config, wanted: str | None) -> str:
+    if wanted:
+        return wanted
+    if not config.access.users:
+        raise BotError("no users in access.users; add one, or pass --as SLACK_ID")
+    return next(iter(config.access.users))
+
+
+async def _console(config: Config, command: str | None, as_user: str | None) -> int:
+    service = Service(config)
+    try:
+        user = _default_user(config, as_user)
+        if command is not None:
+            return 0 if await run_one(service, user, command) else 1
+        await repl(service, user)
+        return 0
+    finally:
+        await service.close()
+
+
+async def _check(config: Config) -> int:
+    """Log in to every cluster as every mapped account and ask Slurm for its partitions."""
+    service = Service(config)
+    failures = 0
+    try:
+        for cluster in config.clusters:
+            for user_id, grant in config.access.users.items():
+                _, client = service.client(user_id, cluster.name)
+                where = f"{cluster.name} as {grant.account} ({client.transport.description})"
+                try:
+                    parts = await client.partitions()
+                    print(f"ok    {where}: partitions {', '.join(parts)}")
+                except BotError as e:
+                    failures += 1
+                    print(f"FAIL  {where}: {e}")
+        if not config.access.users:
+            print("warning: access.users is empty; nobody can use the bot")
+    finally:
+        await service.close()
+    return 1 if failures else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bot", description="srunx-bot: Slurm from Slack")
+    parser.add_argument(
+        "--config", help="YAML config (default: $SRUNX_BOT_CONFIG or ./srunx-bot.yaml)"
+    )
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    con = sub.add_parser("console", help="try the command grammar in a terminal, no Slack needed")
+    con.add_argument("-c", dest="command", help="run one command and exit")
+    con.add_argument("--as", dest="as_user", metavar="SLACK_ID", help="act as this mapped user")
+    sub.add_parser("check", help="check the config and log in to every cluster")
+    args = parser.parse_args(argv)
+
+    _setup_logging("WARNING")
+    try:
+        config = load_config(args.config)
+        if args.cmd == "console":
+            return asyncio.run(_console(config, args.command, args.as_user))
+        return asyncio.run(_check(config))
+    except BotError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

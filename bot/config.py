@@ -1,0 +1,146 @@
+"""Bot configuration: one YAML file (`$SRUNX_BOT_CONFIG`), secrets only from the environment."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = "./srunx-bot.yaml"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_ACCOUNT_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}\$?$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClusterConfig(_Strict):
+    """One Slurm cluster: reached over SSH (`host` or `ssh_config_host`) or locally."""
+
+    name: str
+    host: str | None = None
+    port: int = Field(default=22, ge=1, le=65535)
+    ssh_config_host: str | None = None
+    ssh_config: Path | None = None
+    known_hosts: Path | None = None
+    key_file: Path | None = None
+    proxy_jump: str | None = None
+    default_partition: str | None = None
+    command_timeout: float = Field(default=30.0, gt=0)
+    max_sessions: int = Field(default=8, ge=1, le=9)
+    keepalive_interval: float = Field(default=15.0, gt=0)
+    reconnect_max_backoff: float = Field(default=30.0, gt=0)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME_RE.match(v):
+            raise ValueError("use letters, digits, '.', '_' or '-' (max 64)")
+        return v
+
+    @property
+    def is_local(self) -> bool:
+        return self.host is None and self.ssh_config_host is None
+
+
+class UserGrant(_Strict):
+    """A Slack user's cluster login: the bot acts as `account`, so Slurm enforces ownership."""
+
+    account: str
+    key_file: Path | None = None
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, v: str) -> str:
+        if not _ACCOUNT_RE.match(v):
+            raise ValueError("not a valid Unix user name")
+        return v
+
+
+class AccessConfig(_Strict):
+    users: dict[str, UserGrant] = Field(default_factory=dict)
+    admins: list[str] = Field(default_factory=list)
+    channels: list[str] = Field(default_factory=list)
+
+
+class Config(_Strict):
+    clusters: list[ClusterConfig] = Field(min_length=1)
+    access: AccessConfig = Field(default_factory=AccessConfig)
+    templates: dict[str, Path] = Field(default_factory=dict)
+    templates_dir: Path | None = None
+
+    @model_validator(mode="after")
+    def _unique_clusters(self) -> Config:
+        names = [c.name for c in self.clusters]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"cluster names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    def cluster(self, name: str | None) -> ClusterConfig:
+        """The named cluster, or the first one when no name is given."""
+        if name is None:
+            return self.clusters[0]
+        for c in self.clusters:
+            if c.name == name:
+                return c
+        raise ConfigError(f"unknown cluster `{name}`; clusters: {', '.join(self.cluster_names)}")
+
+    @property
+    def cluster_names(self) -> list[str]:
+        return [c.name for c in self.clusters]
+
+    def is_admin(self, user_id: str) -> bool:
+        return user_id in self.access.admins
+
+
+def _plain_errors(path: str, err: ValidationError) -> str:
+    lines = [f"invalid config {path}:"]
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"  {where}: {msg}")
+    return "\n".join(lines)
+
+
+def config_path() -> str:
+    return os.environ.get("SRUNX_BOT_CONFIG", DEFAULT_CONFIG_PATH)
+
+
+def parse_config(data: Any, path: str = "<config>") -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(f"invalid config {path}: expected a mapping with `clusters:` at the top")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_plain_errors(path, e)) from None
+
+
+def load_config(path: str | None = None) -> Config:
+    """Load and validate the YAML config; every failure is one ConfigError naming file and key."""
+    path = path or config_path()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {path} not found; copy srunx-bot.example.yaml there "
+            "or set SRUNX_BOT_CONFIG"
+        ) from None
+    except OSError as e:
+        raise ConfigError(f"cannot read config {path}: {e.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"config {path} is not valid YAML{where}") from None
+    return parse_config(data, path)

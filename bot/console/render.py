@@ -1,0 +1,161 @@
+"""Replies as plain text: what the console prints, and what a Slack reply says in words."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.core import replies as r
+from bot.core.models import JobInfo, JobState, PartitionResources
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+    return "\n".join(lines)
+
+
+def state_text(job: JobInfo) -> str:
+    if job.state == JobState.UNKNOWN:
+        last = f" (last known {job.last_known.value})" if job.last_known else ""
+        return f"UNKNOWN{last}"
+    return job.state.value
+
+
+def job_details(job: JobInfo) -> list[str]:
+    """The lines of a job card, shared by status and cancel."""
+    parts = [
+        f"user {job.user}" if job.user else "",
+        f"partition {job.partition}" if job.partition else "",
+    ]
+    if job.nodes:
+        parts.append(
+            f"{job.nodes} node{'s' if job.nodes > 1 else ''}"
+            + (f" ({job.nodelist})" if job.nodelist else "")
+        )
+    if job.gpus:
+        parts.append(f"{job.gpus} GPU{'s' if job.gpus > 1 else ''}")
+    if job.elapsed:
+        parts.append(f"elapsed {job.elapsed}" + (f" of {job.time_limit}" if job.time_limit else ""))
+    lines = [" · ".join(p for p in parts if p)]
+    if job.exit_code is not None:
+        lines.append(f"exit code {job.exit_code}")
+    if job.tasks:
+        lines.append("tasks: " + ", ".join(f"{s} {n}" for s, n in sorted(job.tasks.items())))
+    if job.state == JobState.UNKNOWN:
+        lines.append(f"could not look: {job.reason}")
+    elif job.reason and job.state == JobState.PENDING:
+        lines.append(f"waiting: {job.reason}")
+    return [ln for ln in lines if ln]
+
+
+def _job_card(title: str, cluster: str, job: JobInfo) -> str:
+    name = f" `{job.name}`" if job.name else ""
+    head = f"{title}job {job.job_id}{name} on {cluster}: {state_text(job)}"
+    return "\n".join([head, *("  " + ln for ln in job_details(job))])
+
+
+def _partition(p: PartitionResources) -> list[str]:
+    head = (
+        f"{p.partition}: {p.gpus_free}/{p.gpus_total} GPUs free ({p.gpus_used} in use"
+        + (f", {p.gpus_unavailable} on unavailable nodes" if p.gpus_unavailable else "")
+        + ")"
+        + f" · nodes idle {p.nodes_idle}, mixed {p.nodes_mixed}, alloc {p.nodes_alloc}, "
+        f"down {p.nodes_down}, drain {p.nodes_drain}"
+    )
+    nodes = [
+        f"  {n.node:<12} {n.state:<18} {max(0, n.gpus_total - n.gpus_used) if n.available else 0}"
+        f"/{n.gpus_total} GPUs free"
+        for n in p.nodes
+    ]
+    return [head, *nodes]
+
+
+def render_text(reply: r.Reply) -> str:
+    match reply:
+        case r.ErrorReply():
+            return f"error: {reply.message}"
+        case r.HelpReply():
+            return reply.text
+        case r.Submitted():
+            res = reply.job.resources
+            bits = [
+                f"partition {res.partition}" if res.partition else "default partition",
+                f"{res.nodes} node{'s' if res.nodes > 1 else ''}",
+            ]
+            if res.gpus_per_node:
+                bits.append(f"{res.gpus_per_node} GPU{'s' if res.gpus_per_node > 1 else ''}/node")
+            return (
+                f"submitted job {reply.job_id} `{reply.job.name}` on {reply.cluster} "
+                f"as {reply.account}: {', '.join(bits)}\n"
+                f"  follow it: `status {reply.job_id}` · output: `tail {reply.job_id}`"
+            )
+        case r.DryRun():
+            return f"dry run on {reply.cluster}, nothing submitted; the job script:\n{reply.script}"
+        case r.StatusReply():
+            return _job_card("", reply.cluster, reply.job)
+        case r.Cancelled():
+            return _job_card("cancelled ", reply.cluster, reply.job)
+        case r.JobList():
+            if not reply.jobs:
+                return f"no queued or running jobs for {reply.scope} on {reply.cluster}"
+            headers = ["ID", "NAME", "USER", "STATE", "PARTITION", "NODES", "ELAPSED", "WHERE/WHY"]
+            if reply.show_gpus:
+                headers.insert(6, "GPUS")
+            rows = []
+            for j in reply.jobs:
+                row = [
+                    j.job_id,
+                    j.name,
+                    j.user,
+                    j.state.value,
+                    j.partition,
+                    str(j.nodes or ""),
+                    j.elapsed,
+                    j.nodelist or j.reason,
+                ]
+                if reply.show_gpus:
+                    row.insert(6, str(j.gpus or 0))
+                rows.append(row)
+            return f"jobs of {reply.scope} on {reply.cluster}:\n" + table(headers, rows)
+        case r.TailReply():
+            body = reply.text.rstrip("\n") or "(empty)"
+            return f"last lines of {reply.path} (job {reply.job_id} on {reply.cluster}):\n{body}"
+        case r.ResourcesReply():
+            snap = reply.snapshot
+            lines = [f"GPUs on {snap.cluster}: {snap.gpus_free} free"]
+            for p in snap.partitions:
+                lines += _partition(p)
+            return "\n".join(lines)
+        case r.HistoryReply():
+            if not reply.records:
+                return f"no jobs of {reply.account} on {reply.cluster} since {reply.since}"
+            rows = [
+                [
+                    h.job_id,
+                    h.name,
+                    h.state.value,
+                    h.exit_code,
+                    h.elapsed,
+                    h.total_cpu,
+                    h.max_rss or "-",
+                    str(h.gpus or 0),
+                ]
+                for h in reply.records
+            ]
+            return f"jobs of {reply.account} on {reply.cluster} since {reply.since}:\n" + table(
+                ["ID", "NAME", "STATE", "EXIT", "ELAPSED", "CPU", "MAXRSS", "GPUS"], rows
+            )
+        case r.ClustersReply():
+            rows = [
+                [
+                    c.name + (" (default)" if c.is_default else ""),
+                    c.where,
+                    c.default_partition or "-",
+                ]
+                for c in reply.clusters
+            ]
+            return "clusters:\n" + table(["NAME", "WHERE", "DEFAULT PARTITION"], rows)
+    raise TypeError(f"no text rendering for {type(reply).__name__}")

@@ -1,0 +1,358 @@
+"""The one command grammar for `/srunx`, mentions, DMs and the console.
+
+Built on shlex + argparse with sbatch's flag names. Every mistake becomes a UsageError with
+one actionable line; argparse never prints or exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NoReturn
+
+from pydantic import ValidationError
+
+from bot.core import commands as c
+from bot.core.models import (
+    ContainerResource,
+    Job,
+    JobEnvironment,
+    JobResource,
+    validate_job_id,
+    validate_memory,
+    validate_time,
+)
+from bot.errors import UsageError
+
+_SMART = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'",
+                        "\u00a0": " ", "\u2013": "--", "\u2014": "--"})  # fmt: skip
+_SINCE_RE = re.compile(r"^(\d+)([smhdw])$")
+_SINCE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?)?$")
+MAX_TAIL_LINES = 500
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(_friendly(self.prog, message))
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        raise UsageError(message or f"see `help {self.prog}`")
+
+
+def _friendly(prog: str, message: str) -> str:
+    usage = f"usage: `{COMMANDS[prog].usage}`"
+    if message.startswith("unrecognized arguments:"):
+        bad = message.split(":", 1)[1].split()[0]
+        if bad.startswith("-"):
+            return f"unknown option `{bad}` for `{prog}`; {usage}"
+        return f"unexpected `{bad}` for `{prog}`; {usage}"
+    if message.startswith("the following arguments are required:"):
+        what = message.split(":", 1)[1].strip()
+        what = {"ID": "a job id"}.get(what, what)
+        return f"`{prog}` needs {what}; {usage}"
+    m = re.match(r"argument (\S+): (.*)", message)
+    if m:
+        flag, detail = m.group(1).split("/")[-1], m.group(2)
+        other = re.match(r"not allowed with argument (\S+)", detail)
+        if other:
+            return f"`{flag}` and `{other.group(1).split('/')[-1]}` cannot be used together"
+        if detail.startswith("expected one argument"):
+            return f"`{flag}` needs a value; {usage}"
+        if detail.startswith("invalid ") and not detail.startswith("invalid choice"):
+            return detail
+        return f"`{flag}`: {detail}"
+    return f"{message}; {usage}"
+
+
+def _typed(fn: Callable[[str], object]) -> Callable[[str], object]:
+    """Turn a validator's ValueError into argparse's message, keeping our wording."""
+
+    def inner(text: str) -> object:
+        try:
+            return fn(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    inner.__name__ = fn.__name__
+    return inner
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"invalid number `{text}`: use a whole number of 1 or more")
+    return int(text)
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise ValueError(f"invalid number `{text}`: use a whole number of 0 or more")
+    return int(text)
+
+
+def _env_pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"invalid --env `{text}`: use KEY=VALUE")
+    return key, value
+
+
+def _lines(text: str) -> int:
+    n = _positive(text)
+    if n > MAX_TAIL_LINES:
+        raise ValueError(f"invalid line count `{text}`: at most {MAX_TAIL_LINES}")
+    return n
+
+
+def since_to_slurm(text: str) -> str:
+    """`1d`, `12h`, `2w` or a date -> a Slurm `-S` value."""
+    m = _SINCE_RE.match(text)
+    if m:
+        return f"now-{m.group(1)}{_SINCE_UNITS[m.group(2)]}"
+    if _DATE_RE.match(text):
+        return text
+    raise ValueError(f"invalid --since `{text}`: use e.g. 30m, 12h, 1d, 2w or 2026-11-01")
+
+
+def _cluster_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cluster", metavar="NAME", help="cluster to use (default: the first)")
+
+
+def _new(prog: str) -> _Parser:
+    return _Parser(prog=prog, add_help=False, allow_abbrev=False)
+
+
+# ---------------------------------------------------------------- per-command parsers
+def _submit_parser() -> _Parser:
+    p = _new("submit")
+    p.add_argument("-J", "--name", "--job-name", dest="name", default="job")
+    p.add_argument("-N", "--nodes", type=_typed(_positive), default=1)
+    p.add_argument("--gpus-per-node", type=_typed(_count), default=0)
+    p.add_argument("--ntasks-per-node", type=_typed(_positive), default=1)
+    p.add_argument("-c", "--cpus-per-task", type=_typed(_positive), default=1)
+    p.add_argument("--mem", type=_typed(validate_memory))
+    p.add_argument("-t", "--time", type=_typed(validate_time))
+    p.add_argument("-p", "--partition")
+    p.add_argument("-w", "--nodelist")
+    env = p.add_mutually_exclusive_group()
+    env.add_argument("--conda", metavar="ENV")
+    env.add_argument("--venv", metavar="PATH")
+    env.add_argument("--container", metavar="IMAGE")
+    p.add_argument(
+        "--container-runtime", choices=["pyxis", "apptainer", "singularity"], default="pyxis"
+    )
+    p.add_argument(
+        "--env", type=_typed(_env_pair), action="append", default=[], metavar="KEY=VALUE"
+    )
+    p.add_argument("--template", metavar="NAME")
+    p.add_argument("--dry-run", action="store_true")
+    _cluster_arg(p)
+    return p
+
+
+def _job_id_parser(prog: str) -> _Parser:
+    p = _new(prog)
+    p.add_argument("job_id", metavar="ID", type=_typed(validate_job_id))
+    _cluster_arg(p)
+    return p
+
+
+def _tail_parser() -> _Parser:
+    p = _job_id_parser("tail")
+    p.add_argument("-n", "--lines", type=_typed(_lines), default=20)
+    return p
+
+
+def _list_parser() -> _Parser:
+    p = _new("list")
+    p.add_argument("--all", "-a", action="store_true")
+    p.add_argument("--gpus", action="store_true")
+    _cluster_arg(p)
+    return p
+
+
+def _resources_parser() -> _Parser:
+    p = _new("resources")
+    p.add_argument("-p", "--partition")
+    _cluster_arg(p)
+    return p
+
+
+def _history_parser() -> _Parser:
+    p = _new("history")
+    p.add_argument("--since", default="1d")
+    _cluster_arg(p)
+    return p
+
+
+def _plain_parser(prog: str) -> _Parser:
+    p = _new(prog)
+    _cluster_arg(p)
+    return p
+
+
+def _help_parser() -> _Parser:
+    p = _new("help")
+    p.add_argument("topic", nargs="?")
+    return p
+
+
+@dataclass(frozen=True)
+class Spec:
+    usage: str
+    summary: str
+    parser: Callable[[], _Parser]
+
+
+COMMANDS: dict[str, Spec] = {
+    "submit": Spec(
+        "submit [-J NAME] [-N NODES] [--gpus-per-node N] [--ntasks-per-node N] [-c CPUS] "
+        "[--mem SIZE] [-t TIME] [-p PARTITION] [-w NODELIST] [--conda ENV|--venv PATH|"
+        "--container IMAGE] [--env K=V]... [--template NAME] [--cluster NAME] [--dry-run] "
+        "-- COMMAND...",
+        "submit a job; everything after `--` runs inside the job",
+        _submit_parser,
+    ),
+    "status": Spec(
+        "status ID [--cluster NAME]", "state of a job or array", lambda: _job_id_parser("status")
+    ),
+    "list": Spec(
+        "list [--all] [--gpus] [--cluster NAME]", "your queued and running jobs", _list_parser
+    ),
+    "cancel": Spec(
+        "cancel ID [--cluster NAME]", "cancel one of your jobs", lambda: _job_id_parser("cancel")
+    ),
+    "tail": Spec(
+        "tail ID [-n LINES] [--cluster NAME]", "last lines of a job's output", _tail_parser
+    ),
+    "resources": Spec(
+        "resources [-p PARTITION] [--cluster NAME]",
+        "GPUs free/total per partition and node",
+        _resources_parser,
+    ),
+    "history": Spec(
+        "history [--since 1d] [--cluster NAME]",
+        "your finished jobs with exit codes and usage",
+        _history_parser,
+    ),
+    "clusters": Spec("clusters", "configured clusters", lambda: _plain_parser("clusters")),
+    "help": Spec("help [COMMAND]", "this help, or one command's", _help_parser),
+}
+
+
+def _tokens_and_command(text: str) -> tuple[list[str], str | None]:
+    """Split on shell words up to a bare `--`; return the raw text after it untouched."""
+    lexer = shlex.shlex(io.StringIO(text), posix=True, punctuation_chars=False)
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    tokens: list[str] = []
+    try:
+        while True:
+            tok = lexer.get_token()
+            if tok is None or tok == lexer.eof:
+                return tokens, None
+            if tok == "--":
+                stream = lexer.instream
+                assert isinstance(stream, io.StringIO)
+                return tokens, text[stream.tell() :].strip()
+            tokens.append(tok)
+    except ValueError as e:  # "No closing quotation"
+        raise UsageError(f"cannot read the command: {e.args[0].lower()}") from None
+
+
+def normalize(text: str) -> str:
+    return text.translate(_SMART).strip()
+
+
+def parse(text: str) -> c.Command:
+    text = normalize(text)
+    if not text:
+        return c.Help()
+    head, _, rest = text.partition(" ")
+    name = head.lower()
+    if name not in COMMANDS:
+        raise UsageError(f"unknown command `{head}`; commands: {', '.join(COMMANDS)}")
+    if name == "submit":
+        return _parse_submit(rest)
+    tokens, trailing = _tokens_and_command(rest)
+    if trailing is not None:
+        tokens.append("--")
+    ns = COMMANDS[name].parser().parse_args(tokens)
+    match name:
+        case "status":
+            return c.Status(job_id=ns.job_id, cluster=ns.cluster)
+        case "cancel":
+            return c.Cancel(job_id=ns.job_id, cluster=ns.cluster)
+        case "tail":
+            return c.Tail(job_id=ns.job_id, lines=ns.lines, cluster=ns.cluster)
+        case "list":
+            return c.ListJobs(all=ns.all, gpus=ns.gpus, cluster=ns.cluster)
+        case "resources":
+            return c.Resources(partition=ns.partition, cluster=ns.cluster)
+        case "history":
+            try:
+                since = since_to_slurm(ns.since)
+            except ValueError as e:
+                raise UsageError(str(e)) from None
+            return c.History(since=since, since_text=ns.since, cluster=ns.cluster)
+        case "clusters":
+            return c.Clusters(cluster=ns.cluster)
+        case _:
+            topic = ns.topic.lower() if ns.topic else None
+            if topic is not None and topic not in COMMANDS:
+                raise UsageError(f"no help for `{ns.topic}`; commands: {', '.join(COMMANDS)}")
+            return c.Help(topic=topic)
+
+
+def _parse_submit(rest: str) -> c.Submit:
+    tokens, command = _tokens_and_command(rest)
+    if command is None:
+        raise UsageError(
+            "`submit` needs `--` before the command, e.g. `submit -p gpu -- python train.py`"
+        )
+    if not command:
+        raise UsageError("nothing to run after `--`, e.g. `submit -p gpu -- python train.py`")
+    ns = COMMANDS["submit"].parser().parse_args(tokens)
+    try:
+        container = (
+            ContainerResource(image=ns.container, runtime=ns.container_runtime)
+            if ns.container
+            else None
+        )
+        job = Job(
+            name=ns.name,
+            command=command,
+            resources=JobResource(
+                nodes=ns.nodes, gpus_per_node=ns.gpus_per_node,
+                ntasks_per_node=ns.ntasks_per_node, cpus_per_task=ns.cpus_per_task,
+                memory=ns.mem, time_limit=ns.time, partition=ns.partition, nodelist=ns.nodelist,
+            ),
+            environment=JobEnvironment(
+                conda=ns.conda, venv=ns.venv, container=container, env_vars=dict(ns.env)
+            ),
+            **({"template": ns.template} if ns.template else {}),
+        )  # fmt: skip
+    except ValidationError as e:
+        raise UsageError(first_error(e)) from None
+    return c.Submit(job=job, dry_run=ns.dry_run, cluster=ns.cluster)
+
+
+def first_error(err: ValidationError) -> str:
+    e = err.errors()[0]
+    msg = str(e["msg"]).removeprefix("Value error, ")
+    if msg.startswith("invalid") or e["type"] == "value_error":
+        return msg
+    field = str(e["loc"][-1]).replace("_", "-") if e["loc"] else "value"
+    return f"invalid --{field}: {msg}"
+
+
+def help_text(topic: str | None = None) -> str:
+    if topic:
+        spec = COMMANDS[topic]
+        return f"{spec.summary}\nusage: {spec.usage}"
+    lines = [f"{name:<10} {spec.summary}" for name, spec in COMMANDS.items()]
+    return "commands:\n" + "\n".join(lines) + "\n`help COMMAND` shows a command's options."

@@ -1,0 +1,110 @@
+"""Replies: plain data that a renderer turns into console text or Slack Block Kit."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.core.models import HistoryRecord, Job, JobInfo, ResourceSnapshot
+
+
+class _Reply(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Errors and help are shown only to the caller; results may go to the channel.
+    ephemeral: bool = False
+
+
+class ErrorReply(_Reply):
+    kind: Literal["error"] = "error"
+    message: str
+    ephemeral: bool = True
+
+
+class HelpReply(_Reply):
+    kind: Literal["help"] = "help"
+    text: str
+    ephemeral: bool = True
+
+
+class Submitted(_Reply):
+    kind: Literal["submitted"] = "submitted"
+    cluster: str
+    account: str
+    job_id: str
+    job: Job
+
+
+class DryRun(_Reply):
+    kind: Literal["dry_run"] = "dry_run"
+    cluster: str
+    script: str
+    ephemeral: bool = True
+
+
+class StatusReply(_Reply):
+    kind: Literal["status"] = "status"
+    cluster: str
+    job: JobInfo
+
+
+class JobList(_Reply):
+    kind: Literal["list"] = "list"
+    cluster: str
+    scope: str  # an account name, or "all users"
+    jobs: list[JobInfo]
+    show_gpus: bool = False
+
+
+class Cancelled(_Reply):
+    kind: Literal["cancelled"] = "cancelled"
+    cluster: str
+    job: JobInfo
+
+
+class TailReply(_Reply):
+    kind: Literal["tail"] = "tail"
+    cluster: str
+    job_id: str
+    path: str
+    text: str
+
+
+class ResourcesReply(_Reply):
+    kind: Literal["resources"] = "resources"
+    snapshot: ResourceSnapshot
+
+
+class HistoryReply(_Reply):
+    kind: Literal["history"] = "history"
+    cluster: str
+    account: str
+    since: str
+    records: list[HistoryRecord]
+
+
+class ClusterSummary(BaseModel):
+    name: str
+    where: str
+    default_partition: str | None
+    is_default: bool
+
+
+class ClustersReply(_Reply):
+    kind: Literal["clusters"] = "clusters"
+    clusters: list[ClusterSummary]
+
+
+Reply = (
+    ErrorReply
+    | HelpReply
+    | Submitted
+    | DryRun
+    | StatusReply
+    | JobList
+    | Cancelled
+    | TailReply
+    | ResourcesReply
+    | HistoryReply
+    | ClustersReply
+)

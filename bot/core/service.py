@@ -1,0 +1,142 @@
+"""The Slack-free core: who may do what, and running a parsed command as that user's account.
+
+Every surface (Slack listeners, console, tests) calls `Service.handle(user_id, text)`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.config import ClusterConfig, Config, UserGrant
+from bot.core import commands as c
+from bot.core import replies as r
+from bot.core.grammar import help_text, parse
+from bot.core.models import JobState
+from bot.core.script import ScriptRenderer
+from bot.core.slurm.client import SlurmClient
+from bot.errors import AccessDenied, BotError, UsageError
+from bot.transport.pool import TransportPool
+
+log = logging.getLogger(__name__)
+
+
+class Service:
+    def __init__(
+        self,
+        config: Config,
+        pool: TransportPool | None = None,
+        renderer: ScriptRenderer | None = None,
+    ) -> None:
+        self.config = config
+        self.pool = pool or TransportPool()
+        self.renderer = renderer or ScriptRenderer(config.templates, config.templates_dir)
+        self._clients: dict[tuple[str, str], SlurmClient] = {}
+
+    # ------------------------------------------------------------------ access
+    def grant(self, user_id: str) -> UserGrant:
+        grant = self.config.access.users.get(user_id)
+        if grant is None:
+            admins = ", ".join(f"<@{a}>" for a in self.config.access.admins) or "your admins"
+            raise AccessDenied(
+                f"you are not set up to use srunx-bot yet; ask {admins} to map your Slack user "
+                f"({user_id}) to your cluster account in access.users"
+            )
+        return grant
+
+    def client(self, user_id: str, cluster: str | None) -> tuple[ClusterConfig, SlurmClient]:
+        grant = self.grant(user_id)
+        cfg = self.config.cluster(cluster)
+        key = (cfg.name, grant.account)
+        if key not in self._clients:
+            transport = self.pool.get(cfg, grant.account, grant.key_file)
+            self._clients[key] = SlurmClient(transport, cfg.name)
+        return cfg, self._clients[key]
+
+    # ------------------------------------------------------------------ entry point
+    async def handle(self, user_id: str, text: str) -> r.Reply:
+        """Parse and run one command; every failure becomes an ErrorReply, never a raise."""
+        try:
+            self.grant(user_id)
+            return await self.execute(user_id, parse(text))
+        except BotError as e:
+            return r.ErrorReply(message=str(e))
+        except Exception:
+            log.exception("command failed: %r", text[:200])
+            return r.ErrorReply(
+                message="something went wrong on the bot's side; the error is in its log"
+            )
+
+    async def execute(self, user_id: str, cmd: c.Command) -> r.Reply:
+        if isinstance(cmd, c.Help):
+            return r.HelpReply(text=help_text(cmd.topic))
+        if isinstance(cmd, c.Clusters):
+            return self._clusters()
+        cluster, client = self.client(user_id, cmd.cluster)
+        account = self.grant(user_id).account
+        match cmd:
+            case c.Submit():
+                return await self._submit(cluster, client, account, cmd)
+            case c.Status():
+                job = await client.job(cmd.job_id)
+                if job.state == JobState.NOT_FOUND:
+                    raise UsageError(f"no job {cmd.job_id} on {cluster.name}")
+                return r.StatusReply(cluster=cluster.name, job=job)
+            case c.ListJobs():
+                if cmd.all and not self.config.is_admin(user_id):
+                    raise AccessDenied("`list --all` is for admins; `list` shows your jobs")
+                jobs = await client.list_jobs(None if cmd.all else account)
+                return r.JobList(
+                    cluster=cluster.name,
+                    scope="all users" if cmd.all else account,
+                    jobs=jobs,
+                    show_gpus=cmd.gpus,
+                )
+            case c.Cancel():
+                return r.Cancelled(cluster=cluster.name, job=await client.cancel(cmd.job_id))
+            case c.Tail():
+                path, text = await client.tail(cmd.job_id, cmd.lines)
+                return r.TailReply(cluster=cluster.name, job_id=cmd.job_id, path=path, text=text)
+            case c.Resources():
+                return r.ResourcesReply(snapshot=await client.resources(cmd.partition))
+            case c.History():
+                records = await client.history(account, cmd.since)
+                return r.HistoryReply(
+                    cluster=cluster.name, account=account, since=cmd.since_text, records=records
+                )
+        raise UsageError(f"`{cmd.kind}` is not available here")
+
+    async def _submit(
+        self, cluster: ClusterConfig, client: SlurmClient, account: str, cmd: c.Submit
+    ) -> r.Reply:
+        job = cmd.job
+        partition = job.resources.partition or cluster.default_partition
+        if partition:
+            await client.check_partition(partition)
+            job = job.model_copy(
+                update={"resources": job.resources.model_copy(update={"partition": partition})}
+            )
+        script = self.renderer.render(job)
+        if cmd.dry_run:
+            return r.DryRun(cluster=cluster.name, script=script)
+        job_id = await client.submit(script)
+        log.info("submitted job %s on %s as %s", job_id, cluster.name, account)
+        return r.Submitted(cluster=cluster.name, account=account, job_id=job_id, job=job)
+
+    def _clusters(self) -> r.ClustersReply:
+        items = []
+        for i, cl in enumerate(self.config.clusters):
+            where = cl.ssh_config_host or (f"{cl.host}:{cl.port}" if cl.host else "local")
+            if cl.proxy_jump:
+                where += f" via {cl.proxy_jump}"
+            items.append(
+                r.ClusterSummary(
+                    name=cl.name,
+                    where=where,
+                    default_partition=cl.default_partition,
+                    is_default=i == 0,
+                )
+            )
+        return r.ClustersReply(clusters=items)
+
+    async def close(self) -> None:
+        await self.pool.close()

@@ -1,0 +1,268 @@
+"""Async Slurm operations for one cluster and account, over any Transport.
+
+Rule: a state is only reported when Slurm said it. If the bot could not look (SSH down,
+slurmctld down, accounting down) the answer is UNKNOWN with the reason and the last state
+Slurm recorded, never a guessed FAILED or COMPLETED.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterable
+
+from bot.core.models import (
+    HistoryRecord,
+    JobInfo,
+    JobState,
+    ResourceSnapshot,
+    validate_job_id,
+)
+from bot.core.slurm import parse
+from bot.core.slurm.formats import (
+    SACCT_HISTORY_FIELDS,
+    SACCT_STATUS_FIELDS,
+    SINFO_NODE_FORMAT,
+    SQUEUE_FORMAT,
+)
+from bot.errors import SlurmError, TransportError, UsageError
+from bot.transport.base import CommandResult, Transport
+
+PARTITION_CACHE_SECONDS = 60.0
+
+
+def _array_parent(job_id: str) -> str:
+    return job_id.split("_", 1)[0]
+
+
+def _belongs(info: JobInfo, wanted: str) -> bool:
+    """Row `info` answers the request `wanted` (a job, an array, or one array task)."""
+    if info.job_id == wanted:
+        return True
+    return "_" not in wanted and _array_parent(info.job_id) == wanted and "_" in info.job_id
+
+
+def summarize_array(wanted: str, rows: list[JobInfo]) -> JobInfo:
+    """One JobInfo for an array: the most telling state, plus a per-state task tally."""
+    tally: Counter[str] = Counter()
+    for r in rows:
+        tally.update(r.tasks or {r.state.value: 1})
+    states = {JobState(s) for s in tally}
+    state: JobState
+    for s in (JobState.RUNNING, JobState.COMPLETING, JobState.PENDING):
+        if s in states:
+            state = s
+            break
+    else:
+        failed = [s for s in states if s.is_terminal and s != JobState.COMPLETED]
+        state = failed[0] if failed else rows[0].state
+    first = rows[0]
+    return first.model_copy(
+        update={"job_id": wanted, "state": state, "tasks": dict(tally), "exit_code": None}
+    )
+
+
+def _combine(wanted: str, rows: list[JobInfo]) -> JobInfo:
+    return rows[0] if len(rows) == 1 and rows[0].job_id == wanted else summarize_array(wanted, rows)
+
+
+class SlurmClient:
+    def __init__(self, transport: Transport, cluster: str) -> None:
+        self.transport = transport
+        self.cluster = cluster
+        self._partitions: tuple[float, list[str]] | None = None
+
+    async def _run(self, *argv: str, stdin: str | None = None) -> CommandResult:
+        return await self.transport.run(argv, stdin=stdin)
+
+    async def _checked(self, *argv: str, stdin: str | None = None) -> str:
+        res = await self._run(*argv, stdin=stdin)
+        if not res.ok:
+            raise SlurmError(f"`{argv[0]}` failed on {self.cluster}: {res.error_text()}")
+        return res.stdout
+
+    # ------------------------------------------------------------------ partitions
+    async def partitions(self) -> list[str]:
+        now = time.monotonic()
+        if self._partitions and now - self._partitions[0] < PARTITION_CACHE_SECONDS:
+            return self._partitions[1]
+        out = await self._checked("sinfo", "-h", "-o", "%R")
+        names = sorted({ln.strip() for ln in out.splitlines() if ln.strip()})
+        self._partitions = (now, names)
+        return names
+
+    async def check_partition(self, partition: str) -> None:
+        names = await self.partitions()
+        if partition not in names:
+            raise UsageError(
+                f"unknown partition `{partition}` on {self.cluster}; partitions: {', '.join(names)}"
+            )
+
+    # ------------------------------------------------------------------ submit
+    async def submit(self, script: str) -> str:
+        """sbatch with the script on stdin (no file on a shared disk); returns the job id."""
+        res = await self._run("sbatch", "--parsable", stdin=script)
+        if not res.ok:
+            raise SlurmError(f"sbatch refused the job on {self.cluster}: {res.error_text()}")
+        job_id = res.stdout.strip().splitlines()[-1].split(";", 1)[0] if res.stdout.strip() else ""
+        if not job_id.isdigit():
+            raise SlurmError(f"sbatch on {self.cluster} gave no job id: {res.stdout.strip()!r}")
+        return job_id
+
+    # ------------------------------------------------------------------ status
+    async def status(self, job_ids: Iterable[str]) -> dict[str, JobInfo]:
+        """States of many jobs in at most two commands: one squeue, one sacct."""
+        wanted = list(dict.fromkeys(validate_job_id(j) for j in job_ids))
+        if not wanted:
+            return {}
+        found: dict[str, JobInfo] = {}
+        problems: list[str] = []
+
+        live: list[JobInfo] = []
+        try:
+            sq = await self._run(
+                "squeue", "-h", "--states=all", "-j", ",".join(wanted), "-O", SQUEUE_FORMAT
+            )
+        except TransportError as e:
+            unknown = JobInfo(job_id="", state=JobState.UNKNOWN, reason=str(e))
+            return {j: unknown.model_copy(update={"job_id": j}) for j in wanted}
+        if sq.ok:
+            live = parse.parse_squeue(sq.stdout)
+        elif "Invalid job id" not in sq.stderr:  # all ids unknown to slurmctld is an answer
+            problems.append(f"slurmctld: {sq.error_text()}")
+
+        rest = []
+        for j in wanted:
+            rows = [r for r in live if _belongs(r, j)]
+            if rows and all(r.state.is_active for r in rows):
+                found[j] = _combine(j, rows)
+            else:
+                rest.append(j)  # finished, or not known to slurmctld: accounting has exit codes
+        if not rest:
+            return found
+
+        acct: list[JobInfo] = []
+        acct_ok = False
+        try:
+            sa = await self._run(
+                "sacct", "-X", "-P", "-n", "-j", ",".join(rest), "-o", ",".join(SACCT_STATUS_FIELDS)
+            )
+            acct_ok = sa.ok
+            if sa.ok:
+                acct = parse.parse_sacct_status(sa.stdout)
+            else:
+                problems.append(f"accounting: {sa.error_text()}")
+        except TransportError as e:
+            problems.append(str(e))
+
+        for j in rest:
+            found[j] = await self._resolve(j, live, acct, acct_ok, problems)
+        return found
+
+    async def _resolve(
+        self, j: str, live: list[JobInfo], acct: list[JobInfo], acct_ok: bool, problems: list[str]
+    ) -> JobInfo:
+        rows = [r for r in acct if _belongs(r, j)]
+        info = _combine(j, rows) if rows else None
+        ctld_failed = any(p.startswith("slurmctld") for p in problems)
+        if info is not None and (info.state.is_terminal or not ctld_failed):
+            return info
+        if info is not None:
+            # Accounting says it is still active, but the controller could not confirm it.
+            return info.model_copy(
+                update={
+                    "state": JobState.UNKNOWN,
+                    "last_known": info.state,
+                    "reason": "; ".join(problems),
+                }
+            )
+        live_rows = [r for r in live if _belongs(r, j)]
+        if live_rows:
+            info = _combine(j, live_rows)
+            if info.job_id == j and info.state.is_terminal and not info.tasks:
+                # Ended, accounting unreadable: scontrol still has the exit code for a while.
+                detail = await self._scontrol(j)
+                if detail is not None:
+                    return detail
+            return info
+        if problems:
+            return JobInfo(job_id=j, state=JobState.UNKNOWN, reason="; ".join(problems))
+        return JobInfo(
+            job_id=j,
+            state=JobState.NOT_FOUND,
+            reason=f"Slurm on {self.cluster} has no record of this job",
+        )
+
+    async def _scontrol(self, job_id: str) -> JobInfo | None:
+        try:
+            res = await self._run("scontrol", "show", "job", "-o", job_id)
+        except TransportError:
+            return None
+        if not res.ok:
+            return None
+        fields = parse.parse_scontrol_job(res.stdout)
+        return parse.scontrol_job_info(fields) if fields else None
+
+    async def job(self, job_id: str) -> JobInfo:
+        return (await self.status([job_id]))[job_id]
+
+    # ------------------------------------------------------------------ list / cancel
+    async def list_jobs(self, user: str | None) -> list[JobInfo]:
+        argv = ["squeue", "-h", "-O", SQUEUE_FORMAT]
+        argv += ["-u", user] if user else []
+        return parse.parse_squeue(await self._checked(*argv))
+
+    async def cancel(self, job_id: str) -> JobInfo:
+        """scancel, then confirm: scancel exits 0 for unknown ids on some Slurm versions."""
+        before = await self.job(job_id)
+        if before.state == JobState.NOT_FOUND:
+            raise UsageError(f"no job {job_id} on {self.cluster}")
+        if before.state == JobState.UNKNOWN:
+            raise SlurmError(f"cannot cancel job {job_id} now: {before.reason}")
+        if before.state.is_terminal:
+            raise UsageError(f"job {job_id} already ended ({before.state.value})")
+        res = await self._run("scancel", job_id)
+        if not res.ok:
+            if "permission denied" in res.stderr.lower():
+                raise UsageError(
+                    f"job {job_id} belongs to {before.user or 'another user'}; "
+                    "you can only cancel your own jobs"
+                )
+            raise SlurmError(f"scancel failed on {self.cluster}: {res.error_text()}")
+        return await self.job(job_id)
+
+    # ------------------------------------------------------------------ output
+    async def output_path(self, job_id: str) -> str:
+        res = await self._run("scontrol", "show", "job", "-o", job_id)
+        fields = parse.parse_scontrol_job(res.stdout) if res.ok else {}
+        path = fields.get("StdOut", "")
+        if not path:
+            if "Invalid job id" in res.stderr:
+                raise UsageError(
+                    f"Slurm on {self.cluster} no longer has the output path of job {job_id} "
+                    "(it ended a while ago); look in the job's working directory"
+                )
+            raise SlurmError(f"cannot read job {job_id} from {self.cluster}: {res.error_text()}")
+        return path
+
+    async def tail(self, job_id: str, lines: int) -> tuple[str, str]:
+        path = await self.output_path(job_id)
+        res = await self._run("tail", "-n", str(lines), "--", path)
+        if not res.ok:
+            raise SlurmError(f"cannot read {path}: {res.error_text()}")
+        return path, res.stdout
+
+    # ------------------------------------------------------------------ resources / history
+    async def resources(self, partition: str | None = None) -> ResourceSnapshot:
+        argv = ["sinfo", "-h", "-N", "-O", SINFO_NODE_FORMAT]
+        if partition:
+            await self.check_partition(partition)
+            argv += ["-p", partition]
+        nodes = parse.parse_sinfo_nodes(await self._checked(*argv))
+        return ResourceSnapshot(cluster=self.cluster, partitions=parse.summarize_partitions(nodes))
+
+    async def history(self, user: str, since: str) -> list[HistoryRecord]:
+        out = await self._checked(
+            "sacct", "-P", "-n", "-u", user, "-S", since, "-o", ",".join(SACCT_HISTORY_FIELDS)
+        )
+        return parse.parse_sacct_history(out)

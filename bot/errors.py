@@ -1,0 +1,29 @@
+"""Typed errors. Every one carries a sentence a user can act on; surfaces print `str(err)`."""
+
+
+class BotError(Exception):
+    """Base of every error the bot turns into a reply instead of a traceback."""
+
+
+class ConfigError(BotError):
+    """The YAML config is missing, unreadable or invalid."""
+
+
+class UsageError(BotError):
+    """The user's command text is malformed (unknown flag, bad value, missing `--`)."""
+
+
+class AccessDenied(BotError):
+    """The user may not do this (not mapped, not admin, not their job)."""
+
+
+class TransportError(BotError):
+    """The cluster could not be reached or a command could not be run on it."""
+
+
+class HostKeyError(TransportError):
+    """The cluster's SSH host key is unknown or changed: never bypassed."""
+
+
+class SlurmError(BotError):
+    """A Slurm command ran and reported an error."""
