@@ -94,6 +94,14 @@ class SSHTransport:
             opts["client_keys"] = [str(p.expanduser()) for p in t.key_files]
         return opts
 
+    async def _login(
+        self, host: str, port: int | None, user: str, opts: dict[str, Any]
+    ) -> asyncssh.SSHClientConnection:
+        try:
+            return await asyncssh.connect(host, port=port or (), username=user, **opts)
+        except (asyncssh.Error, OSError, TimeoutError) as e:
+            raise self._explain(e, host, port, user) from None
+
     async def _open(self) -> asyncssh.SSHClientConnection:
         t = self.target
         opts = self._options(self._known_hosts())
@@ -101,28 +109,30 @@ class SSHTransport:
             # Opened here, not by asyncssh from a string, so the bastion's host key is
             # checked against the same known_hosts with the same keys.
             juser, jhost, jport = _split_jump(t.proxy_jump, t.username)
-            self._jump = await asyncssh.connect(jhost, port=jport or (), username=juser, **opts)
+            self._jump = await self._login(jhost, jport, juser, opts)
             opts["tunnel"] = self._jump
-        return await asyncssh.connect(t.host, port=t.port or (), username=t.username, **opts)
+        return await self._login(t.host, t.port, t.username, opts)
 
-    def _explain(self, exc: BaseException) -> TransportError:
-        t = self.target
+    def _explain(
+        self, exc: BaseException, host: str, port: int | None, user: str
+    ) -> TransportError:
+        where = f"{user}@{host}:{port or 22}"
         if isinstance(exc, asyncssh.HostKeyNotVerifiable):
-            kh = t.known_hosts.expanduser()
+            kh = self.target.known_hosts.expanduser()
             return HostKeyError(
-                f"SSH host key of {t.host}:{t.port or 22} is not trusted (unknown or changed, "
+                f"SSH host key of {host}:{port or 22} is not trusted (unknown or changed, "
                 f"checked against {kh}); verify it with your admins, then add it: "
-                f"`ssh-keyscan -p {t.port or 22} {t.host} >> {kh}`"
+                f"`ssh-keyscan -p {port or 22} {host} >> {kh}`"
             )
         if isinstance(exc, asyncssh.PermissionDenied):
             return TransportError(
-                f"SSH login as {t.where} was refused; check the key_file for account "
-                f"`{t.username}` in the config"
+                f"SSH login as {where} was refused; check the key_file for account "
+                f"`{user}` in the config"
             )
         if isinstance(exc, OSError | TimeoutError):
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            return TransportError(f"cannot reach {t.where}: {reason or 'connection timed out'}")
-        return TransportError(f"SSH to {t.where} failed: {exc}")
+            return TransportError(f"cannot reach {where}: {reason or 'connection timed out'}")
+        return TransportError(f"SSH to {where} failed: {exc}")
 
     async def _connection(self) -> asyncssh.SSHClientConnection:
         async with self._lock:
@@ -134,9 +144,8 @@ class SSHTransport:
                 raise TransportError(f"{self._last_error} (next try in {wait:.0f} s)")
             try:
                 self._conn = await self._open()
-            except (asyncssh.Error, OSError, TimeoutError) as e:
+            except TransportError as err:
                 await self._drop()
-                err = self._explain(e)
                 if not isinstance(err, HostKeyError):
                     self._backoff = min(self.target.max_backoff, max(1.0, self._backoff * 2))
                     self._retry_at = time.monotonic() + self._backoff
@@ -163,17 +172,25 @@ class SSHTransport:
         limit = timeout or self.target.command_timeout
         async with self._sessions:
             conn = await self._connection()
-            try:
-                res = await conn.run(command, input=stdin, check=False, timeout=limit)
-            except asyncssh.TimeoutError:
-                raise TransportError(
-                    f"`{argv[0]}` on {self.target.host} did not answer within {limit:.0f} s"
-                ) from None
-            except (asyncssh.Error, OSError) as e:
-                async with self._lock:
-                    if self._conn is conn:
-                        await self._drop()
-                raise TransportError(f"connection to {self.target.where} lost: {e}") from None
+            for attempt in range(4):
+                try:
+                    res = await conn.run(command, input=stdin, check=False, timeout=limit)
+                    break
+                except asyncssh.ChannelOpenError as e:
+                    # The server is still closing earlier sessions (MaxSessions): the link is
+                    # fine, so wait a moment instead of dropping it.
+                    if attempt == 3 or conn.is_closed():
+                        raise TransportError(f"{self.target.host} refused a session: {e}") from None
+                    await asyncio.sleep(0.05 * 2**attempt)
+                except asyncssh.TimeoutError:
+                    raise TransportError(
+                        f"`{argv[0]}` on {self.target.host} did not answer within {limit:.0f} s"
+                    ) from None
+                except (asyncssh.Error, OSError) as e:
+                    async with self._lock:
+                        if self._conn is conn:
+                            await self._drop()
+                    raise TransportError(f"connection to {self.target.where} lost: {e}") from None
         status = res.exit_status if res.exit_status is not None else -1
         out = res.stdout if isinstance(res.stdout, str) else ""
         err = res.stderr if isinstance(res.stderr, str) else ""

@@ -62,6 +62,26 @@ def summarize_array(wanted: str, rows: list[JobInfo]) -> JobInfo:
     )
 
 
+def _rows_for(wanted: str, rows: list[JobInfo]) -> list[JobInfo]:
+    mine = [r for r in rows if _belongs(r, wanted)]
+    if any("_" in r.job_id for r in mine) and "_" not in wanted:
+        # An array: its tasks speak for it; a bare `ID` row there is an accounting artefact.
+        mine = [r for r in mine if r.job_id != wanted]
+    return mine
+
+
+def _merge(acct: list[JobInfo], live: list[JobInfo]) -> list[JobInfo]:
+    """Per task: squeue's state is fresher; sacct adds the exit code once both say it ended."""
+    merged = {r.job_id: r for r in acct}
+    for r in live:
+        old = merged.get(r.job_id)
+        if old is not None and old.state.is_terminal and r.state.is_terminal:
+            merged[r.job_id] = old.model_copy(update={"state": r.state})
+        else:
+            merged[r.job_id] = r
+    return list(merged.values())
+
+
 def _combine(wanted: str, rows: list[JobInfo]) -> JobInfo:
     return rows[0] if len(rows) == 1 and rows[0].job_id == wanted else summarize_array(wanted, rows)
 
@@ -115,60 +135,61 @@ class SlurmClient:
         wanted = list(dict.fromkeys(validate_job_id(j) for j in job_ids))
         if not wanted:
             return {}
-        found: dict[str, JobInfo] = {}
         problems: list[str] = []
-
-        live: list[JobInfo] = []
         try:
-            sq = await self._run(
-                "squeue", "-h", "--states=all", "-j", ",".join(wanted), "-O", SQUEUE_FORMAT
-            )
+            live, ctld_error = await self._squeue(wanted)
         except TransportError as e:
-            unknown = JobInfo(job_id="", state=JobState.UNKNOWN, reason=str(e))
-            return {j: unknown.model_copy(update={"job_id": j}) for j in wanted}
-        if sq.ok:
-            live = parse.parse_squeue(sq.stdout)
-        elif "Invalid job id" not in sq.stderr:  # all ids unknown to slurmctld is an answer
-            problems.append(f"slurmctld: {sq.error_text()}")
+            return {j: JobInfo(job_id=j, state=JobState.UNKNOWN, reason=str(e)) for j in wanted}
+        if ctld_error:
+            problems.append(f"slurmctld: {ctld_error}")
 
-        rest = []
-        for j in wanted:
-            rows = [r for r in live if _belongs(r, j)]
-            if rows and all(r.state.is_active for r in rows):
-                found[j] = _combine(j, rows)
-            else:
-                rest.append(j)  # finished, or not known to slurmctld: accounting has exit codes
-        if not rest:
-            return found
-
+        # Jobs squeue shows as still active need nothing more; the rest need accounting.
+        settled = {
+            j
+            for j in wanted
+            if (rows := _rows_for(j, live)) and all(r.state.is_active for r in rows)
+        }
         acct: list[JobInfo] = []
-        acct_ok = False
-        try:
-            sa = await self._run(
-                "sacct", "-X", "-P", "-n", "-j", ",".join(rest), "-o", ",".join(SACCT_STATUS_FIELDS)
+        rest = [j for j in wanted if j not in settled]
+        if rest:
+            try:
+                acct, acct_error = await self._sacct(rest)
+                if acct_error:
+                    problems.append(f"accounting: {acct_error}")
+            except TransportError as e:
+                problems.append(str(e))
+
+        merged = _merge(acct, live)
+        return {j: await self._resolve(j, _rows_for(j, merged), problems) for j in wanted}
+
+    async def _squeue(self, ids: list[str]) -> tuple[list[JobInfo], str | None]:
+        res = await self._run(
+            "squeue", "-h", "--states=all", "-j", ",".join(ids), "-O", SQUEUE_FORMAT
+        )
+        if res.ok:
+            return parse.parse_squeue(res.stdout), None
+        if "Invalid job id" in res.stderr:  # none of them known to slurmctld: an answer
+            return [], None
+        return [], res.error_text()
+
+    async def _sacct(self, ids: list[str]) -> tuple[list[JobInfo], str | None]:
+        res = await self._run(
+            "sacct", "-X", "-P", "-n", "-j", ",".join(ids), "-o", ",".join(SACCT_STATUS_FIELDS)
+        )
+        return (parse.parse_sacct_status(res.stdout), None) if res.ok else ([], res.error_text())
+
+    async def _resolve(self, j: str, rows: list[JobInfo], problems: list[str]) -> JobInfo:
+        if not rows:
+            if problems:
+                return JobInfo(job_id=j, state=JobState.UNKNOWN, reason="; ".join(problems))
+            return JobInfo(
+                job_id=j,
+                state=JobState.NOT_FOUND,
+                reason=f"Slurm on {self.cluster} has no record of this job",
             )
-            acct_ok = sa.ok
-            if sa.ok:
-                acct = parse.parse_sacct_status(sa.stdout)
-            else:
-                problems.append(f"accounting: {sa.error_text()}")
-        except TransportError as e:
-            problems.append(str(e))
-
-        for j in rest:
-            found[j] = await self._resolve(j, live, acct, acct_ok, problems)
-        return found
-
-    async def _resolve(
-        self, j: str, live: list[JobInfo], acct: list[JobInfo], acct_ok: bool, problems: list[str]
-    ) -> JobInfo:
-        rows = [r for r in acct if _belongs(r, j)]
-        info = _combine(j, rows) if rows else None
-        ctld_failed = any(p.startswith("slurmctld") for p in problems)
-        if info is not None and (info.state.is_terminal or not ctld_failed):
-            return info
-        if info is not None:
-            # Accounting says it is still active, but the controller could not confirm it.
+        info = _combine(j, rows)
+        if info.state.is_active and any(p.startswith("slurmctld") for p in problems):
+            # Only accounting answered: its "still running" may be stale, so say so.
             return info.model_copy(
                 update={
                     "state": JobState.UNKNOWN,
@@ -176,22 +197,12 @@ class SlurmClient:
                     "reason": "; ".join(problems),
                 }
             )
-        live_rows = [r for r in live if _belongs(r, j)]
-        if live_rows:
-            info = _combine(j, live_rows)
-            if info.job_id == j and info.state.is_terminal and not info.tasks:
-                # Ended, accounting unreadable: scontrol still has the exit code for a while.
-                detail = await self._scontrol(j)
-                if detail is not None:
-                    return detail
-            return info
-        if problems:
-            return JobInfo(job_id=j, state=JobState.UNKNOWN, reason="; ".join(problems))
-        return JobInfo(
-            job_id=j,
-            state=JobState.NOT_FOUND,
-            reason=f"Slurm on {self.cluster} has no record of this job",
-        )
+        if info.state.is_terminal and info.exit_code is None and not info.tasks:
+            # Ended, but accounting lags or is down: scontrol still has the exit code a while.
+            detail = await self._scontrol(j)
+            if detail is not None and detail.state.is_terminal:
+                return info.model_copy(update={"exit_code": detail.exit_code})
+        return info
 
     async def _scontrol(self, job_id: str) -> JobInfo | None:
         try:

@@ -3,13 +3,18 @@ always the last field, so a `|` inside a name cannot shift the columns."""
 
 SEP = "|"
 
+
+def output_format(fields: tuple[str, ...]) -> str:
+    """`-O` spec: `:0` = no padding or truncation; the suffix is the separator (none at the end)."""
+    return ",".join(f"{f}:0{SEP}" for f in fields[:-1]) + f",{fields[-1]}:0"
+
+
 SQUEUE_FIELDS = (
     "JobID", "ArrayJobID", "ArrayTaskID", "State", "UserName", "Partition", "NumNodes",
     "NodeList", "tres-alloc", "TimeUsed", "TimeLimit", "SubmitTime", "StartTime", "Reason",
     "Name",
 )  # fmt: skip
-# `:0` = no padding or truncation; the suffix is the separator.
-SQUEUE_FORMAT = ",".join(f"{f}:0{SEP}" for f in SQUEUE_FIELDS[:-1]) + f",{SQUEUE_FIELDS[-1]}:0"
+SQUEUE_FORMAT = output_format(SQUEUE_FIELDS)
 
 SACCT_STATUS_FIELDS = (
     "JobID", "State", "ExitCode", "User", "Partition", "NNodes", "NodeList", "AllocTRES",
@@ -22,4 +27,4 @@ SACCT_HISTORY_FIELDS = (
 )  # fmt: skip
 
 SINFO_NODE_FIELDS = ("NodeList", "PartitionName", "StateComplete", "Gres", "GresUsed")
-SINFO_NODE_FORMAT = ",".join(f"{f}:0{SEP}" for f in SINFO_NODE_FIELDS)
+SINFO_NODE_FORMAT = output_format(SINFO_NODE_FIELDS)

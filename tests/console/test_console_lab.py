@@ -1,0 +1,59 @@
+"""`bot console` as a newcomer runs it: a subprocess with a config file, against the lab."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from labkit import BOB, Lab
+
+pytestmark = pytest.mark.lab
+
+
+def _console(cfg: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SRUNX_BOT_CONFIG": str(cfg)}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "console", *args],
+        input=stdin, capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def cfg(lab: Lab, tmp_path: Path) -> Path:
+    path = tmp_path / "srunx-bot.yaml"
+    path.write_text(yaml.safe_dump(lab.config_data()))
+    return path
+
+
+def test_one_shot_command(cfg: Path) -> None:
+    res = _console(cfg, "-c", "resources -p gpu")
+    assert res.returncode == 0, res.stderr
+    assert "gpu: " in res.stdout and "node1" in res.stdout and "GPUs free" in res.stdout
+
+
+def test_bad_input_is_one_line_and_exit_1(cfg: Path) -> None:
+    res = _console(cfg, "-c", "submit --mem lots -- true")
+    assert res.returncode == 1
+    assert res.stdout.strip().startswith("error: invalid memory `lots`")
+    assert "Traceback" not in res.stdout + res.stderr
+
+
+def test_repl_acts_as_the_chosen_user(cfg: Path) -> None:
+    res = _console(cfg, "--as", BOB, stdin="list\nhelp status\n")
+    assert res.returncode == 0, res.stderr
+    assert "cluster account bob" in res.stdout
+    assert "usage: status ID" in res.stdout
+
+
+def test_bad_config_is_one_clear_message(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("clusters:\n  - name: lab\n    port: many\n")
+    res = _console(bad, "-c", "help")
+    assert res.returncode == 2
+    assert f"invalid config {bad}" in res.stderr and "clusters.0.port" in res.stderr
+    assert "Traceback" not in res.stderr

@@ -1,0 +1,126 @@
+"""The test lab (tests/lab): where it is, how to reach it, how to break it, and configs for it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.config import Config, parse_config
+from bot.core.models import JobInfo, JobState
+from bot.core.slurm.client import SlurmClient
+
+LAB_SCRIPTS = Path(__file__).resolve().parent / "lab"
+ALICE, BOB, ADMIN, STRANGER = "U0ALICE", "U0BOB", "U0ADMIN", "U0NOBODY"
+
+
+@dataclass(frozen=True)
+class Lab:
+    dir: Path
+    host: str = "127.0.0.1"
+    ssh_port: int = 2222
+    jump_port: int = 2223
+
+    @classmethod
+    def from_env(cls) -> Lab:
+        return cls(
+            dir=Path(os.environ.get("LAB_DIR", "/tmp/srunx-lab")),
+            ssh_port=int(os.environ.get("LAB_SSH_PORT", "2222")),
+            jump_port=int(os.environ.get("LAB_JUMP_PORT", "2223")),
+        )
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.dir / "ssh" / "known_hosts"
+
+    @property
+    def slurm_conf(self) -> Path:
+        return self.dir / "etc" / "slurm.conf"
+
+    def key(self, user: str) -> Path:
+        return self.dir / "ssh" / "keys" / user
+
+    def home(self, user: str) -> Path:
+        return Path("/home") / user
+
+    def why_not_ready(self) -> str | None:
+        if not self.known_hosts.is_file():
+            return f"lab not set up ({self.known_hosts} missing): run tests/lab/setup.sh"
+        try:
+            with socket.create_connection((self.host, self.ssh_port), timeout=2):
+                return None
+        except OSError as e:
+            return f"lab sshd not listening on {self.host}:{self.ssh_port} ({e.strerror})"
+
+    def config_data(self, **cluster_overrides: Any) -> dict[str, Any]:
+        base = {
+            "host": self.host,
+            "port": self.ssh_port,
+            "known_hosts": str(self.known_hosts),
+            "default_partition": "gpu",
+            "reconnect_max_backoff": 2,
+            "command_timeout": 40,
+        }
+        return {
+            "clusters": [
+                {"name": "lab", **base, **cluster_overrides},
+                {"name": "jump", **base, "proxy_jump": f"{self.host}:{self.jump_port}"},
+            ],
+            "access": {
+                "users": {
+                    ALICE: {"account": "alice", "key_file": str(self.key("alice"))},
+                    BOB: {"account": "bob", "key_file": str(self.key("bob"))},
+                    ADMIN: {"account": "hpcuser", "key_file": str(self.key("hpcuser"))},
+                },
+                "admins": [ADMIN],
+            },
+        }
+
+    def config(self, **cluster_overrides: Any) -> Config:
+        return parse_config(self.config_data(**cluster_overrides), "lab test config")
+
+    async def sh(self, *argv: str, check: bool = True) -> str:
+        """Run a root-side command against the lab (fault toggles, scontrol)."""
+        env = {**os.environ, "SLURM_CONF": str(self.slurm_conf), "LAB_DIR": str(self.dir)}
+        proc = await asyncio.create_subprocess_exec(
+            *argv, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+        out, _ = await proc.communicate()
+        text = out.decode(errors="replace")
+        if check and proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}): {text}")
+        return text
+
+    async def fault(self, toggle: str) -> None:
+        await self.sh("bash", str(LAB_SCRIPTS / "fault.sh"), toggle)
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[Any]],
+    ok: Callable[[Any], bool],
+    timeout: float = 60.0,
+    interval: float = 0.5,
+) -> Any:
+    """Poll `probe` until `ok(result)`; return the result, or fail with the last one seen."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if ok(last):
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout:.0f} s; last result: {last!r}")
+
+
+async def wait_state(
+    client: SlurmClient, job_id: str, want: set[JobState], timeout: float = 60.0
+) -> JobInfo:
+    info: JobInfo = await eventually(
+        lambda: client.job(job_id), lambda i: i.state in want, timeout=timeout
+    )
+    return info
