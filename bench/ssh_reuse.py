@@ -97,10 +97,10 @@ async def main(calls: int) -> int:
             )
             muxed = await _timed(calls, lambda: _proc(*mux, *remote))
         finally:
-            if Path(sock).exists():
-                await _proc(*mux, "-O", "exit", f"alice@{lab.host}", output=False)
             await client.cancel(job_id)
             await service.close()
+            if Path(sock).exists():
+                await _proc(*mux, "-O", "exit", f"alice@{lab.host}", output=False)
     m_core, m_fresh, m_mux = (statistics.median(x) for x in (core, fresh, muxed))
     print(f"status of a RUNNING job on the lab, {calls} calls each:")
     for name, ms in (("core", core), ("fresh ssh", fresh), ("mux ssh", muxed)):
