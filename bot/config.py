@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.errors import ConfigError
 
@@ -76,13 +76,14 @@ class Config(_Strict):
     templates: dict[str, Path] = Field(default_factory=dict)
     templates_dir: Path | None = None
 
-    @model_validator(mode="after")
-    def _unique_clusters(self) -> Config:
-        names = [c.name for c in self.clusters]
+    @field_validator("clusters")
+    @classmethod
+    def _unique_clusters(cls, clusters: list[ClusterConfig]) -> list[ClusterConfig]:
+        names = [c.name for c in clusters]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"cluster names must be unique; repeated: {', '.join(dupes)}")
-        return self
+        return clusters
 
     def cluster(self, name: str | None) -> ClusterConfig:
         """The named cluster, or the first one when no name is given."""

@@ -22,6 +22,7 @@ from bot.core.models import (
     Job,
     JobEnvironment,
     JobResource,
+    shown,
     validate_job_id,
     validate_memory,
     validate_time,
@@ -97,7 +98,7 @@ def _count(text: str) -> int:
 def _env_pair(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
-        raise ValueError(f"invalid --env `{text}`: use KEY=VALUE")
+        raise ValueError(f"invalid --env `{shown(text)}`: use KEY=VALUE")
     return key, value
 
 
@@ -280,7 +281,7 @@ def parse(text: str) -> c.Command:
         return _parse_submit(rest)
     tokens, trailing = _tokens_and_command(rest)
     if trailing is not None:
-        tokens.append("--")
+        raise UsageError(f"`{name}` takes nothing after `--`; usage: `{COMMANDS[name].usage}`")
     ns = COMMANDS[name].parser().parse_args(tokens)
     match name:
         case "status":

@@ -12,26 +12,33 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-JOB_ID_RE = re.compile(r"^\d+(_\d+)?$")
-_NAME_RE = re.compile(r"^[\w.+:@-]{1,128}$")
-_PARTITION_RE = re.compile(r"^[\w.-]{1,64}$")
-_NODELIST_RE = re.compile(r"^[\w\[\],.-]{1,512}$")
-_MEM_RE = re.compile(r"^(\d+)([KMGT]?)B?$", re.IGNORECASE)
-_ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-_PATH_RE = re.compile(r"^[\w./+@-]{1,512}$")
+JOB_ID_RE = re.compile(r"^\d+(_\d+)?$", re.ASCII)
+_NAME_RE = re.compile(r"^[\w.+:@-]{1,128}$", re.ASCII)
+_PARTITION_RE = re.compile(r"^[\w.-]{1,64}$", re.ASCII)
+_NODELIST_RE = re.compile(r"^[\w\[\],.-]{1,512}$", re.ASCII)
+_MEM_RE = re.compile(r"^(\d+)([KMGT]?)B?$", re.IGNORECASE | re.ASCII)
+_ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$", re.ASCII)
+_PATH_RE = re.compile(r"^[\w./+@-]{1,512}$", re.ASCII)
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # Slurm --time: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S
 _TIME_RE = re.compile(
     r"^(?:(?P<d>\d+)-(?P<dh>\d{1,2})(?::(?P<dm>\d{1,2})(?::(?P<ds>\d{1,2}))?)?"
     r"|(?P<h>\d+):(?P<m>\d{1,2}):(?P<s>\d{1,2})"
     r"|(?P<mm>\d+):(?P<ms>\d{1,2})"
-    r"|(?P<min>\d+))$"
+    r"|(?P<min>\d+))$",
+    re.ASCII,
 )
 
 
+def shown(value: str) -> str:
+    """A user's value as it can be quoted back on one line (newlines shown as \\n)."""
+    return value if value.isprintable() else value.encode("unicode_escape").decode()
+
+
 def _check(regex: re.Pattern[str], value: str, what: str) -> str:
-    if not regex.match(value):
-        raise ValueError(f"invalid {what} `{value}`: {_HINTS[what]}")
+    # fullmatch: `$` alone would let a trailing newline through.
+    if not regex.fullmatch(value):
+        raise ValueError(f"invalid {what} `{shown(value)}`: {_HINTS[what]}")
     return value
 
 
@@ -46,17 +53,19 @@ _HINTS = {
 
 def validate_memory(value: str) -> str:
     """`32G`, `500M`, `1024` (MB) -> Slurm form without the trailing B."""
-    m = _MEM_RE.match(value.strip())
+    m = _MEM_RE.fullmatch(value.strip())
     if not m or int(m.group(1)) == 0:
-        raise ValueError(f"invalid memory `{value}`: use a number with K, M, G or T, e.g. 32G")
+        raise ValueError(
+            f"invalid memory `{shown(value)}`: use a number with K, M, G or T, e.g. 32G"
+        )
     return f"{m.group(1)}{m.group(2).upper()}"
 
 
 def time_limit_seconds(value: str) -> int:
     """Seconds in a Slurm time limit; ValueError with the accepted forms when malformed."""
-    m = _TIME_RE.match(value.strip())
+    m = _TIME_RE.fullmatch(value.strip())
     bad = ValueError(
-        f"invalid time `{value}`: use minutes, MM:SS, HH:MM:SS or D-HH:MM:SS, e.g. 2:00:00"
+        f"invalid time `{shown(value)}`: use minutes, MM:SS, HH:MM:SS or D-HH:MM:SS, e.g. 2:00:00"
     )
     if not m:
         raise bad

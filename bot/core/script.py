@@ -15,26 +15,26 @@ from pathlib import Path
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from bot.core.models import Job
+from bot.core.models import Job, shown
 from bot.errors import ConfigError, UsageError
 
 BUILTIN_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 DEFAULT_TEMPLATE = "advanced"
-_DIRECTIVE_RE = re.compile(r"^[\w.,:+@/%\[\]-]+$")
-_ENVNAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DIRECTIVE_RE = re.compile(r"[\w.,:+@/%\[\]-]+", re.ASCII)
+_ENVNAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _directive(value: object) -> str:
     text = str(value)
-    if not _DIRECTIVE_RE.match(text):
-        raise UsageError(f"`{text}` cannot go into an #SBATCH line")
+    if not _DIRECTIVE_RE.fullmatch(text):
+        raise UsageError(f"`{shown(text)}` cannot go into an #SBATCH line")
     return text
 
 
 def _envname(value: object) -> str:
     text = str(value)
-    if not _ENVNAME_RE.match(text):
-        raise UsageError(f"`{text}` is not a valid environment variable name")
+    if not _ENVNAME_RE.fullmatch(text):
+        raise UsageError(f"`{shown(text)}` is not a valid environment variable name")
     return text
 
 

@@ -158,6 +158,7 @@ def scontrol_job_info(fields: dict[str, str]) -> JobInfo:
         user=fields.get("UserId", "").split("(", 1)[0],
         partition=fields.get("Partition", ""),
         nodelist=_opt(fields.get("NodeList", "")) or "",
+        gpus=tres_gpu_count(fields.get("TRES")),
         elapsed=fields.get("RunTime", ""),
         time_limit=fields.get("TimeLimit", ""),
         exit_code=fields.get("ExitCode") if state.is_terminal else None,

@@ -1,0 +1,266 @@
+"""The command grammar: every command parses, and every mistake is one actionable line."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.core import commands as c
+from bot.core.grammar import COMMANDS, MAX_TAIL_LINES, help_text, normalize, parse, since_to_slurm
+from bot.errors import UsageError
+
+
+def _submit(text: str) -> c.Submit:
+    cmd = parse(text)
+    assert isinstance(cmd, c.Submit)
+    return cmd
+
+
+def _usage_error(text: str) -> str:
+    with pytest.raises(UsageError) as info:
+        parse(text)
+    message = str(info.value)
+    assert message
+    assert "\n" not in message
+    assert "Traceback" not in message
+    assert "usage: bot" not in message
+    return message
+
+
+# ---------------------------------------------------------------- submit
+def test_submit_with_every_flag() -> None:
+    cmd = _submit(
+        "submit -J train -N 2 --gpus-per-node 4 --ntasks-per-node 2 -c 8 --mem 32G "
+        "-t 2:00:00 -p gpu -w node[1-2] --conda ml --env A=1 --env B='x y' --env C= "
+        "--template base --cluster lab --dry-run -- python train.py"
+    )
+    job = cmd.job
+    assert cmd.dry_run is True
+    assert cmd.cluster == "lab"
+    assert job.name == "train"
+    assert job.template == "base"
+    assert job.command == "python train.py"
+    res = job.resources
+    assert (res.nodes, res.gpus_per_node, res.ntasks_per_node, res.cpus_per_task) == (2, 4, 2, 8)
+    assert (res.memory, res.time_limit, res.partition, res.nodelist) == (
+        "32G", "2:00:00", "gpu", "node[1-2]",
+    )  # fmt: skip
+    assert job.environment.conda == "ml"
+    assert job.environment.env_vars == {"A": "1", "B": "x y", "C": ""}
+
+
+def test_submit_long_flag_names() -> None:
+    cmd = _submit(
+        "submit --job-name a --nodes 3 --cpus-per-task 2 --time 30 --partition cpu "
+        "--nodelist node3 --venv /home/alice/venv --mem=1024 -- true"
+    )
+    res = cmd.job.resources
+    assert cmd.job.name == "a"
+    assert (res.nodes, res.cpus_per_task, res.time_limit, res.partition) == (3, 2, "30", "cpu")
+    assert res.nodelist == "node3"
+    assert res.memory == "1024"
+    assert cmd.job.environment.venv == "/home/alice/venv"
+    assert cmd.dry_run is False
+    assert cmd.cluster is None
+
+
+def test_submit_defaults() -> None:
+    cmd = _submit("submit -- hostname")
+    job = cmd.job
+    assert job.name == "job"
+    assert job.template == "advanced"
+    assert job.resources.nodes == 1
+    assert job.resources.gpus_per_node == 0
+    assert job.environment.env_vars == {}
+
+
+@pytest.mark.parametrize("runtime", ["pyxis", "apptainer", "singularity"])
+def test_submit_container(runtime: str) -> None:
+    image = "nvcr.io/nvidia/pytorch:24.01"
+    cmd = _submit(f"submit --container {image} --container-runtime {runtime} -- nvidia-smi")
+    container = cmd.job.environment.container
+    assert container is not None
+    assert container.image == "nvcr.io/nvidia/pytorch:24.01"
+    assert container.runtime == runtime
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "python train.py --lr \"0.1\" --name 'my run'",
+        "echo $HOME ${USER} $(hostname) `date` | tee log.txt && exit 3",
+        "bash -c 'a -- b' -- --c",
+        "printf '%s\\n' \"unclosed ' inside\" ; echo done  ",
+        "#SBATCH --uid=0",
+    ],
+)
+def test_command_after_separator_is_verbatim(command: str) -> None:
+    assert _submit(f"submit -p gpu -- {command}").job.command == command.strip()
+
+
+def test_later_separator_is_part_of_the_command() -> None:
+    assert _submit("submit -- a -- b --").job.command == "a -- b --"
+
+
+def test_multiline_command_is_kept() -> None:
+    assert _submit("submit -J x -- set -e\npython a.py\npython b.py").job.command == (
+        "set -e\npython a.py\npython b.py"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "env"),
+    [
+        ('submit --env "A=a -- b" -- echo hi', {"A": "a -- b"}),
+        ("submit --env 'A=--' -- echo hi", {"A": "--"}),
+        ("submit --env A='x -- y' --env B=2 -- echo hi", {"A": "x -- y", "B": "2"}),
+    ],
+)
+def test_quoted_separator_is_not_the_separator(text: str, env: dict[str, str]) -> None:
+    cmd = _submit(text)
+    assert cmd.job.environment.env_vars == env
+    assert cmd.job.command == "echo hi"
+
+
+def test_quoted_job_name_with_separator_is_still_validated() -> None:
+    message = _usage_error('submit -J "a -- b" -- echo hi')
+    assert "invalid job name `a -- b`" in message
+
+
+def test_smart_quotes_are_normalised() -> None:
+    cmd = _submit("submit --env A=\u201cx y\u201d --env B=\u2018p q\u2019 -- echo \u201chi\u201d")
+    assert cmd.job.environment.env_vars == {"A": "x y", "B": "p q"}
+    assert cmd.job.command == 'echo "hi"'
+
+
+def test_smart_dashes_and_nbsp_are_normalised() -> None:
+    assert normalize("submit\u00a0-p gpu \u2014 echo") == "submit -p gpu -- echo"
+    cmd = _submit("submit -p gpu \u2014 echo hi")  # a phone turned `--` into an em dash
+    assert cmd.job.command == "echo hi"
+    assert cmd.job.resources.partition == "gpu"
+
+
+# ---------------------------------------------------------------- other commands
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("status 4121", c.Status(job_id="4121")),
+        ("status 4121_3 --cluster lab", c.Status(job_id="4121_3", cluster="lab")),
+        ("STATUS 5", c.Status(job_id="5")),
+        ("cancel 12", c.Cancel(job_id="12")),
+        ("cancel 12_1 --cluster b", c.Cancel(job_id="12_1", cluster="b")),
+        ("tail 7", c.Tail(job_id="7", lines=20)),
+        ("tail 7 -n 50", c.Tail(job_id="7", lines=50)),
+        (f"tail 7 --lines {MAX_TAIL_LINES}", c.Tail(job_id="7", lines=MAX_TAIL_LINES)),
+        ("list", c.ListJobs()),
+        ("list --all --gpus", c.ListJobs(all=True, gpus=True)),
+        ("list -a --cluster x", c.ListJobs(all=True, cluster="x")),
+        ("resources", c.Resources()),
+        ("resources -p gpu --cluster lab", c.Resources(partition="gpu", cluster="lab")),
+        ("history", c.History(since="now-1days", since_text="1d")),
+        ("history --since 12h", c.History(since="now-12hours", since_text="12h")),
+        ("history --since 2w --cluster lab", c.History(since="now-2weeks", since_text="2w",
+                                                       cluster="lab")),
+        ("history --since 2026-11-01", c.History(since="2026-11-01", since_text="2026-11-01")),
+        ("clusters", c.Clusters()),
+        ("help", c.Help()),
+        ("help submit", c.Help(topic="submit")),
+        ("HELP Tail", c.Help(topic="tail")),
+        ("", c.Help()),
+        ("   ", c.Help()),
+    ],
+)  # fmt: skip
+def test_commands_parse(text: str, expected: c.Command) -> None:
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "slurm"),
+    [("30m", "now-30minutes"), ("45s", "now-45seconds"), ("1d", "now-1days"),
+     ("2026-11-01T08:00", "2026-11-01T08:00")],
+)  # fmt: skip
+def test_since_to_slurm(text: str, slurm: str) -> None:
+    assert since_to_slurm(text) == slurm
+
+
+# ---------------------------------------------------------------- errors
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("frobnicate 1", "unknown command `frobnicate`; commands: submit, status, list"),
+        ("submit --bogus -- x", "unknown option `--bogus` for `submit`"),
+        ("list --bogus", "unknown option `--bogus` for `list`"),
+        ("list extra", "unexpected `extra` for `list`"),
+        ("list -- x", "`list` takes nothing after `--`"),
+        ("submit --mem lots -- x", "invalid memory `lots`"),
+        ("submit --time 99:99:99:99 -- x", "invalid time `99:99:99:99`"),
+        ("submit -p gpu python train.py", "`submit` needs `--` before the command"),
+        ("submit -p gpu --", "nothing to run after `--`"),
+        ("submit -p gpu --    ", "nothing to run after `--`"),
+        ("status", "`status` needs a job id"),
+        ("cancel", "`cancel` needs a job id"),
+        ("tail", "`tail` needs a job id"),
+        ('submit -J "abc -- x', "no closing quotation"),
+        ("status '12", "no closing quotation"),
+        ("submit --conda a --venv b -- x", "`--venv` and `--conda` cannot be used together"),
+        ("submit --container i --conda a -- x", "cannot be used together"),
+        ("history --since yesterday", "invalid --since `yesterday`"),
+        ("tail 1 -n 100000", f"invalid line count `100000`: at most {MAX_TAIL_LINES}"),
+        ("tail 1 -n 0", "invalid number `0`"),
+        ("status abc", "invalid job id `abc`"),
+        ("status 12;rm", "invalid job id `12;rm`"),
+        ("cancel 1_2_3", "invalid job id `1_2_3`"),
+        ("help nope", "no help for `nope`; commands: submit"),
+        ("submit -p -- x", "`--partition` needs a value"),
+        ("submit -N 0 -- x", "invalid number `0`"),
+        ("submit --gpus-per-node many -- x", "invalid number `many`"),
+        ("submit --env noeq -- x", "invalid --env `noeq`: use KEY=VALUE"),
+        ("submit --env 1A=x -- x", "invalid variable name `1A`"),
+        ("submit -J '$(touch ~/pwned)' -- x", "invalid job name `$(touch ~/pwned)`"),
+        ("submit -p \"'; rm -rf ~; '\" -- x", "invalid partition"),
+        ("submit --container-runtime docker --container x -- y", "invalid choice: 'docker'"),
+    ],
+)
+def test_usage_errors(text: str, expected: str) -> None:
+    assert expected in _usage_error(text)
+
+
+def test_unknown_command_lists_every_command() -> None:
+    message = _usage_error("frobnicate")
+    assert all(name in message for name in COMMANDS)
+
+
+def test_errors_show_the_command_usage() -> None:
+    message = _usage_error("submit --bogus -- x")
+    assert "usage: `submit [-J NAME]" in message
+    assert "-- COMMAND...`" in message
+
+
+@pytest.mark.parametrize("bad", ["x\n#SBATCH --uid=0", "x\r#SBATCH --uid=0"])
+def test_newline_injection_in_env_value_is_refused(bad: str) -> None:
+    with pytest.raises(UsageError, match="must not contain newlines or control characters"):
+        parse(f"submit --env 'A={bad}' -- echo")
+
+
+def test_rejected_value_with_newline_is_still_one_line() -> None:
+    _usage_error("submit -J 'x\n#SBATCH --uid=0' -- echo")
+
+
+@pytest.mark.parametrize("text", ["status 1 -- rm -rf ~", "cancel 1 -- 2"])
+def test_stray_separator_on_other_commands_is_refused(text: str) -> None:
+    _usage_error(text)
+
+
+# ---------------------------------------------------------------- help
+def test_help_text_lists_all_commands() -> None:
+    text = help_text()
+    assert text.startswith("commands:")
+    for name, spec in COMMANDS.items():
+        assert name in text
+        assert spec.summary in text
+    assert "`help COMMAND`" in text
+
+
+def test_help_text_for_a_topic() -> None:
+    text = help_text("submit")
+    assert text.splitlines() == [COMMANDS["submit"].summary, f"usage: {COMMANDS['submit'].usage}"]
+    assert "-- COMMAND..." in text
