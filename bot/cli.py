@@ -1,4 +1,4 @@
-"""`bot` command line: console, check (and serve, the Slack app)."""
+"""`bot` command line: serve (the Slack app), console, check."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import logging
 import os
 import sys
 
-from bot.config import Config, load_config
+from bot.config import Config, load_config, state_dir
 from bot.console.repl import repl, run_one
+from bot.core.audit import AuditLog
 from bot.core.service import Service
 from bot.errors import BotError
 
@@ -31,8 +32,25 @@ def _default_user(config: Config, wanted: str | None) -> str:
     return next(iter(config.access.users))
 
 
+def _service(config: Config) -> Service:
+    return Service(config, audit=AuditLog(state_dir() / "audit.jsonl"))
+
+
+async def _serve(config: Config, http: bool, host: str, port: int) -> int:
+    from bot.slack.app import serve  # Slack libraries load only when serving
+    from bot.slack.settings import SlackSettings
+
+    settings = SlackSettings.from_env(http=http)
+    service = _service(config)
+    try:
+        await serve(service, settings, http=http, host=host, port=port)
+    finally:
+        await service.close()
+    return 0
+
+
 async def _console(config: Config, command: str | None, as_user: str | None) -> int:
-    service = Service(config)
+    service = _service(config)
     try:
         user = _default_user(config, as_user)
         if command is not None:
@@ -71,15 +89,22 @@ def main(argv: list[str] | None = None) -> int:
         "--config", help="YAML config (default: $SRUNX_BOT_CONFIG or ./srunx-bot.yaml)"
     )
     sub = parser.add_subparsers(dest="cmd", required=True)
+    srv = sub.add_parser("serve", help="run the Slack app (Socket Mode unless --http)")
+    srv.add_argument("--http", action="store_true", help="serve /slack/events over HTTP instead")
+    srv.add_argument("--port", type=int, default=3000)
+    # All interfaces by default: in HTTP mode Slack (or a reverse proxy) must reach it.
+    srv.add_argument("--host", default="0.0.0.0", help="HTTP listen address")  # noqa: S104
     con = sub.add_parser("console", help="try the command grammar in a terminal, no Slack needed")
     con.add_argument("-c", dest="command", help="run one command and exit")
     con.add_argument("--as", dest="as_user", metavar="SLACK_ID", help="act as this mapped user")
     sub.add_parser("check", help="check the config and log in to every cluster")
     args = parser.parse_args(argv)
 
-    _setup_logging("WARNING")
+    _setup_logging("INFO" if args.cmd == "serve" else "WARNING")
     try:
         config = load_config(args.config)
+        if args.cmd == "serve":
+            return asyncio.run(_serve(config, args.http, args.host, args.port))
         if args.cmd == "console":
             return asyncio.run(_console(config, args.command, args.as_user))
         return asyncio.run(_check(config))

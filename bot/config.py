@@ -145,3 +145,8 @@ def load_config(path: str | None = None) -> Config:
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"config {path} is not valid YAML{where}") from None
     return parse_config(data, path)
+
+
+def state_dir() -> Path:
+    """Where the bot keeps its state and audit log (`$SRUNX_BOT_STATE`, default ./state)."""
+    return Path(os.environ.get("SRUNX_BOT_STATE", "./state"))

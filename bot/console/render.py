@@ -57,20 +57,26 @@ def _job_card(title: str, cluster: str, job: JobInfo) -> str:
     return "\n".join([head, *("  " + ln for ln in job_details(job))])
 
 
-def _partition(p: PartitionResources) -> list[str]:
-    head = (
+def partition_line(p: PartitionResources) -> str:
+    unavailable = f", {p.gpus_unavailable} on unavailable nodes" if p.gpus_unavailable else ""
+    return (
         f"{p.partition}: {p.gpus_free}/{p.gpus_total} GPUs free ({p.gpus_used} in use"
-        + (f", {p.gpus_unavailable} on unavailable nodes" if p.gpus_unavailable else "")
-        + ")"
-        + f" · nodes idle {p.nodes_idle}, mixed {p.nodes_mixed}, alloc {p.nodes_alloc}, "
-        f"down {p.nodes_down}, drain {p.nodes_drain}"
+        f"{unavailable}) · nodes idle {p.nodes_idle}, mixed {p.nodes_mixed}, "
+        f"alloc {p.nodes_alloc}, down {p.nodes_down}, drain {p.nodes_drain}"
     )
-    nodes = [
-        f"  {n.node:<12} {n.state:<18} {max(0, n.gpus_total - n.gpus_used) if n.available else 0}"
-        f"/{n.gpus_total} GPUs free"
+
+
+def node_table(p: PartitionResources) -> str:
+    """Per node: state and free/total GPUs (a node that is not available has none free)."""
+    rows = [
+        [
+            n.node,
+            n.state,
+            f"{max(0, n.gpus_total - n.gpus_used) if n.available else 0}/{n.gpus_total}",
+        ]
         for n in p.nodes
     ]
-    return [head, *nodes]
+    return table(["NODE", "STATE", "GPUS FREE"], rows)
 
 
 def render_text(reply: r.Reply) -> str:
@@ -127,7 +133,9 @@ def render_text(reply: r.Reply) -> str:
             snap = reply.snapshot
             lines = [f"GPUs on {snap.cluster}: {snap.gpus_free} free"]
             for p in snap.partitions:
-                lines += _partition(p)
+                lines.append(partition_line(p))
+                if p.nodes:
+                    lines += ["  " + ln for ln in node_table(p).splitlines()]
             return "\n".join(lines)
         case r.HistoryReply():
             if not reply.records:

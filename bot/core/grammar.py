@@ -29,8 +29,17 @@ from bot.core.models import (
 )
 from bot.errors import UsageError
 
-_SMART = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'",
-                        "\u00a0": " ", "\u2013": "--", "\u2014": "--"})  # fmt: skip
+_SMART = str.maketrans(
+    {
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u00a0": " ",
+        "\u2013": "--",
+        "\u2014": "--",
+    }
+)
 _SINCE_RE = re.compile(r"^(\d+)([smhdw])$")
 _SINCE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?)?$")
@@ -328,15 +337,20 @@ def _parse_submit(rest: str) -> c.Submit:
             name=ns.name,
             command=command,
             resources=JobResource(
-                nodes=ns.nodes, gpus_per_node=ns.gpus_per_node,
-                ntasks_per_node=ns.ntasks_per_node, cpus_per_task=ns.cpus_per_task,
-                memory=ns.mem, time_limit=ns.time, partition=ns.partition, nodelist=ns.nodelist,
+                nodes=ns.nodes,
+                gpus_per_node=ns.gpus_per_node,
+                ntasks_per_node=ns.ntasks_per_node,
+                cpus_per_task=ns.cpus_per_task,
+                memory=ns.mem,
+                time_limit=ns.time,
+                partition=ns.partition,
+                nodelist=ns.nodelist,
             ),
             environment=JobEnvironment(
                 conda=ns.conda, venv=ns.venv, container=container, env_vars=dict(ns.env)
             ),
             **({"template": ns.template} if ns.template else {}),
-        )  # fmt: skip
+        )
     except ValidationError as e:
         raise UsageError(first_error(e)) from None
     return c.Submit(job=job, dry_run=ns.dry_run, cluster=ns.cluster)

@@ -10,6 +10,7 @@ import logging
 from bot.config import ClusterConfig, Config, UserGrant
 from bot.core import commands as c
 from bot.core import replies as r
+from bot.core.audit import AuditLog
 from bot.core.grammar import help_text, parse
 from bot.core.models import JobState
 from bot.core.script import ScriptRenderer
@@ -26,8 +27,10 @@ class Service:
         config: Config,
         pool: TransportPool | None = None,
         renderer: ScriptRenderer | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self.config = config
+        self.audit = audit
         self.pool = pool or TransportPool()
         self.renderer = renderer or ScriptRenderer(config.templates, config.templates_dir)
         self._clients: dict[tuple[str, str], SlurmClient] = {}
@@ -43,6 +46,14 @@ class Service:
             )
         return grant
 
+    def check_channel(self, channel: str | None, dm: bool) -> None:
+        """`access.channels` limits where the bot answers; DMs and the console always work."""
+        allowed = self.config.access.channels
+        if channel is None or dm or not allowed or channel in allowed:
+            return
+        where = ", ".join(f"<#{ch}>" for ch in allowed)
+        raise AccessDenied(f"srunx-bot does not answer in this channel; use it in {where} or DM me")
+
     def client(self, user_id: str, cluster: str | None) -> tuple[ClusterConfig, SlurmClient]:
         grant = self.grant(user_id)
         cfg = self.config.cluster(cluster)
@@ -53,18 +64,35 @@ class Service:
         return cfg, self._clients[key]
 
     # ------------------------------------------------------------------ entry point
-    async def handle(self, user_id: str, text: str) -> r.Reply:
+    async def handle(
+        self, user_id: str, text: str, *, channel: str | None = None, dm: bool = False
+    ) -> r.Reply:
         """Parse and run one command; every failure becomes an ErrorReply, never a raise."""
+        reply: r.Reply
         try:
             self.grant(user_id)
-            return await self.execute(user_id, parse(text))
+            self.check_channel(channel, dm)
+            reply = await self.execute(user_id, parse(text))
         except BotError as e:
-            return r.ErrorReply(message=str(e))
+            reply = r.ErrorReply(message=str(e))
         except Exception:
             log.exception("command failed: %r", text[:200])
-            return r.ErrorReply(
+            reply = r.ErrorReply(
                 message="something went wrong on the bot's side; the error is in its log"
             )
+        if self.audit is not None:
+            grant = self.config.access.users.get(user_id)
+            outcome = f"error: {reply.message}" if isinstance(reply, r.ErrorReply) else reply.kind
+            if isinstance(reply, r.Submitted):
+                outcome += f" job {reply.job_id} on {reply.cluster}"
+            await self.audit.record(
+                user=user_id,
+                channel=channel,
+                account=grant.account if grant else None,
+                command=text,
+                outcome=outcome,
+            )
+        return reply
 
     async def execute(self, user_id: str, cmd: c.Command) -> r.Reply:
         if isinstance(cmd, c.Help):

@@ -182,12 +182,13 @@ def test_resources() -> None:
         "gpu: 1/8 GPUs free (5 in use, 2 on unavailable nodes) · nodes idle 0, mixed 1, "
         "alloc 0, down 0, drain 1"
     )
-    assert lines[2].split() == ["node1", "mixed", "1/4", "GPUs", "free"]
-    assert lines[3].split() == ["node2", "allocated+drain", "0/4", "GPUs", "free"]
-    assert lines[4] == (
+    assert lines[2].split() == ["NODE", "STATE", "GPUS", "FREE"]
+    assert lines[3].split() == ["node1", "mixed", "1/4"]
+    assert lines[4].split() == ["node2", "allocated+drain", "0/4"]
+    assert lines[5] == (
         "cpu: 0/0 GPUs free (0 in use) · nodes idle 1, mixed 0, alloc 0, down 0, drain 0"
     )
-    assert len(lines) == 5
+    assert len(lines) == 6  # no node table for a partition without nodes
 
 
 def test_history() -> None:

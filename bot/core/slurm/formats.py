@@ -10,21 +10,57 @@ def output_format(fields: tuple[str, ...]) -> str:
 
 
 SQUEUE_FIELDS = (
-    "JobID", "ArrayJobID", "ArrayTaskID", "State", "UserName", "Partition", "NumNodes",
-    "NodeList", "tres-alloc", "TimeUsed", "TimeLimit", "SubmitTime", "StartTime", "Reason",
+    "JobID",
+    "ArrayJobID",
+    "ArrayTaskID",
+    "State",
+    "UserName",
+    "Partition",
+    "NumNodes",
+    "NodeList",
+    "tres-alloc",
+    "TimeUsed",
+    "TimeLimit",
+    "SubmitTime",
+    "StartTime",
+    "Reason",
     "Name",
-)  # fmt: skip
+)
 SQUEUE_FORMAT = output_format(SQUEUE_FIELDS)
 
 SACCT_STATUS_FIELDS = (
-    "JobID", "State", "ExitCode", "User", "Partition", "NNodes", "NodeList", "AllocTRES",
-    "Elapsed", "Timelimit", "Submit", "Start", "End", "Reason", "JobName",
-)  # fmt: skip
+    "JobID",
+    "State",
+    "ExitCode",
+    "User",
+    "Partition",
+    "NNodes",
+    "NodeList",
+    "AllocTRES",
+    "Elapsed",
+    "Timelimit",
+    "Submit",
+    "Start",
+    "End",
+    "Reason",
+    "JobName",
+)
 
 SACCT_HISTORY_FIELDS = (
-    "JobID", "State", "ExitCode", "Partition", "Elapsed", "Timelimit", "Start", "End",
-    "TotalCPU", "MaxRSS", "AllocTRES", "ReqMem", "JobName",
-)  # fmt: skip
+    "JobID",
+    "State",
+    "ExitCode",
+    "Partition",
+    "Elapsed",
+    "Timelimit",
+    "Start",
+    "End",
+    "TotalCPU",
+    "MaxRSS",
+    "AllocTRES",
+    "ReqMem",
+    "JobName",
+)
 
 SINFO_NODE_FIELDS = ("NodeList", "PartitionName", "StateComplete", "Gres", "GresUsed")
 SINFO_NODE_FORMAT = output_format(SINFO_NODE_FIELDS)

@@ -216,10 +216,27 @@ def human_bytes(n: int) -> str:
 
 # ---------------------------------------------------------------- nodes and GPUs
 _UNAVAILABLE_FLAGS = {
-    "down", "drain", "drained", "draining", "fail", "failing", "maint", "reserved",
-    "not_responding", "no_respond", "power_down", "powered_down", "powering_down",
-    "reboot", "reboot_requested", "reboot_issued", "future", "unknown", "inval", "planned",
-}  # fmt: skip
+    "down",
+    "drain",
+    "drained",
+    "draining",
+    "fail",
+    "failing",
+    "maint",
+    "reserved",
+    "not_responding",
+    "no_respond",
+    "power_down",
+    "powered_down",
+    "powering_down",
+    "reboot",
+    "reboot_requested",
+    "reboot_issued",
+    "future",
+    "unknown",
+    "inval",
+    "planned",
+}
 _DRAIN_FLAGS = {"drain", "drained", "draining"}
 _DOWN_FLAGS = {"down", "fail", "failing", "not_responding", "no_respond", "unknown", "inval"}
 

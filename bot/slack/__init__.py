@@ -1,0 +1,1 @@
+"""The Slack surface: thin listeners and Block Kit rendering over bot.core."""

@@ -1,0 +1,80 @@
+"""Build the Bolt app and run it in Socket Mode (default) or HTTP mode."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.core.service import Service
+from bot.slack import listeners
+from bot.slack.context import SlackContext
+from bot.slack.settings import SlackSettings
+
+log = logging.getLogger(__name__)
+EVENTS_PATH = "/slack/events"
+
+
+def web_client(settings: SlackSettings) -> AsyncWebClient:
+    client = AsyncWebClient(
+        token=settings.bot_token.get_secret_value(),
+        base_url=settings.api_url or AsyncWebClient.BASE_URL,
+    )
+    # Connection-error retries are on by default; 429s are not: wait Retry-After and resend.
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=5))
+    return client
+
+
+def build_app(service: Service, settings: SlackSettings, *, http: bool) -> AsyncApp:
+    client = web_client(settings)
+    app = AsyncApp(
+        token=settings.bot_token.get_secret_value(),
+        client=client,
+        signing_secret=settings.signing_secret.get_secret_value()
+        if settings.signing_secret
+        else "",
+        # Socket Mode has no HTTP requests to verify; HTTP mode always verifies signatures.
+        request_verification_enabled=http,
+        process_before_response=False,
+    )
+    listeners.register(app, SlackContext(service))
+    return app
+
+
+async def start_http(app: AsyncApp, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(app.web_app(path=EVENTS_PATH, port=port))
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    log.info("serving Slack requests on http://%s:%d%s", host, port, EVENTS_PATH)
+    return runner
+
+
+async def start_socket_mode(app: AsyncApp, settings: SlackSettings) -> AsyncSocketModeHandler:
+    assert settings.app_token is not None
+    handler = AsyncSocketModeHandler(app, settings.app_token.get_secret_value())
+    await handler.connect_async()  # type: ignore[no-untyped-call]
+    log.info("connected to Slack in Socket Mode")
+    return handler
+
+
+async def serve(
+    service: Service, settings: SlackSettings, *, http: bool, host: str, port: int
+) -> None:
+    app = build_app(service, settings, http=http)
+    if http:
+        runner = await start_http(app, host, port)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+    else:
+        handler = await start_socket_mode(app, settings)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await handler.close_async()  # type: ignore[no-untyped-call]

@@ -1,0 +1,192 @@
+"""Block Kit for every reply, with a plain-text fallback, inside Slack's limits
+(50 blocks, 3,000 characters per section, 10 fields). Long lists end in "and N more"."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bot.console.render import node_table, partition_line, render_text, state_text
+from bot.core import replies as r
+from bot.core.models import JobInfo, JobState
+from bot.slack.text import code, escape
+
+Block = dict[str, Any]
+MAX_BLOCKS = 50
+SECTION_CHARS = 3000
+FALLBACK_CHARS = 3000
+
+STATE_EMOJI = {
+    JobState.PENDING: ":hourglass_flowing_sand:",
+    JobState.CONFIGURING: ":hourglass_flowing_sand:",
+    JobState.RUNNING: ":arrow_forward:",
+    JobState.COMPLETING: ":arrow_forward:",
+    JobState.COMPLETED: ":white_check_mark:",
+    JobState.FAILED: ":x:",
+    JobState.CANCELLED: ":no_entry_sign:",
+    JobState.TIMEOUT: ":alarm_clock:",
+    JobState.OUT_OF_MEMORY: ":boom:",
+    JobState.NODE_FAIL: ":boom:",
+    JobState.UNKNOWN: ":grey_question:",
+    JobState.NOT_FOUND: ":grey_question:",
+}
+
+
+def section(text: str) -> Block:
+    if len(text) > SECTION_CHARS:
+        text = text[: SECTION_CHARS - 1] + "…"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def fields(pairs: Sequence[tuple[str, str]]) -> Block:
+    return {
+        "type": "section",
+        "fields": [
+            {"type": "mrkdwn", "text": f"*{label}*\n{escape(value)[:1900]}"}
+            for label, value in pairs[:10]
+        ],
+    }
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:SECTION_CHARS]}]}
+
+
+def fit_lines(lines: Sequence[str], budget: int, what: str = "more") -> list[str]:
+    """As many whole lines as fit (escaped) in `budget` characters, then `… and N more`."""
+    kept: list[str] = []
+    used = 0
+    for i, line in enumerate(lines):
+        cost = len(escape(line)) + 1
+        if used + cost > budget - 40:
+            kept.append(f"… and {len(lines) - i} {what}")
+            break
+        kept.append(line)
+        used += cost
+    return kept
+
+
+def code_block(text: str, *, keep: str = "head", what: str = "more lines") -> Block:
+    lines = text.rstrip("\n").splitlines() or ["(empty)"]
+    if keep == "tail":
+        kept = fit_lines(lines[::-1], SECTION_CHARS - 10, what)
+        if kept[-1].startswith("… and"):
+            kept = [kept[-1].replace("and", "and the first", 1), *kept[-2::-1]]
+        else:
+            kept = kept[::-1]
+    else:
+        kept = fit_lines(lines, SECTION_CHARS - 10, what)
+    return section(code("\n".join(kept)))
+
+
+def _job_blocks(title: str, cluster: str, job: JobInfo) -> list[Block]:
+    emoji = STATE_EMOJI.get(job.state, ":small_blue_diamond:")
+    name = f" `{escape(job.name)}`" if job.name else ""
+    blocks = [
+        section(
+            f"{emoji} {title}*job {job.job_id}*{name} on *{escape(cluster)}*: *{state_text(job)}*"
+        )
+    ]
+    pairs = [("User", job.user), ("Partition", job.partition)]
+    if job.nodes:
+        pairs.append(("Nodes", f"{job.nodes} ({job.nodelist})" if job.nodelist else str(job.nodes)))
+    if job.gpus:
+        pairs.append(("GPUs", str(job.gpus)))
+    if job.elapsed:
+        pairs.append(
+            ("Elapsed", f"{job.elapsed} of {job.time_limit}" if job.time_limit else job.elapsed)
+        )
+    if job.exit_code is not None:
+        pairs.append(("Exit code", job.exit_code))
+    if job.tasks:
+        pairs.append(("Tasks", ", ".join(f"{s} {n}" for s, n in sorted(job.tasks.items()))))
+    pairs = [(k, v) for k, v in pairs if v]
+    if pairs:
+        blocks.append(fields(pairs))
+    if job.state == JobState.UNKNOWN:
+        blocks.append(context(f"could not look: {escape(job.reason)}"))
+    elif job.reason and job.state == JobState.PENDING:
+        blocks.append(context(f"waiting: {escape(job.reason)}"))
+    return blocks
+
+
+def _blocks(reply: r.Reply) -> list[Block]:
+    match reply:
+        case r.ErrorReply():
+            return [section(f":warning: {escape(reply.message)}")]
+        case r.HelpReply():
+            return [code_block(reply.text)]
+        case r.Submitted():
+            res = reply.job.resources
+            pairs = [
+                ("Partition", res.partition or "default"),
+                ("Nodes", str(res.nodes)),
+                ("Account", reply.account),
+            ]
+            if res.gpus_per_node:
+                pairs.insert(2, ("GPUs per node", str(res.gpus_per_node)))
+            if res.time_limit:
+                pairs.append(("Time limit", res.time_limit))
+            return [
+                section(
+                    f":rocket: Submitted *job {reply.job_id}* `{escape(reply.job.name)}` "
+                    f"on *{escape(reply.cluster)}*"
+                ),
+                fields(pairs),
+                context(
+                    f"`status {reply.job_id}` · `tail {reply.job_id}` · `cancel {reply.job_id}`"
+                ),
+            ]
+        case r.DryRun():
+            return [
+                section(
+                    f"Dry run on *{escape(reply.cluster)}*, nothing submitted. The job script:"
+                ),
+                code_block(reply.script),
+            ]
+        case r.StatusReply():
+            return _job_blocks("", reply.cluster, reply.job)
+        case r.Cancelled():
+            return _job_blocks("Cancelled ", reply.cluster, reply.job)
+        case r.JobList():
+            if not reply.jobs:
+                return [section(escape(render_text(reply)))]
+            head, _, body = render_text(reply).partition("\n")
+            return [section(escape(head)), code_block(body, what="more jobs")]
+        case r.TailReply():
+            return [
+                section(
+                    f"Last lines of `{escape(reply.path)}` (job {reply.job_id} on "
+                    f"{escape(reply.cluster)})"
+                ),
+                code_block(reply.text, keep="tail"),
+            ]
+        case r.ResourcesReply():
+            return _resource_blocks(reply)
+        case r.HistoryReply() | r.ClustersReply():
+            head, _, body = render_text(reply).partition("\n")
+            if not body:
+                return [section(escape(head))]
+            return [section(escape(head)), code_block(body, what="more")]
+    raise TypeError(f"no Block Kit rendering for {type(reply).__name__}")
+
+
+def _resource_blocks(reply: r.ResourcesReply) -> list[Block]:
+    snap = reply.snapshot
+    blocks = [section(f":bar_chart: GPUs on *{escape(snap.cluster)}*: *{snap.gpus_free}* free")]
+    for i, p in enumerate(snap.partitions):
+        if len(blocks) + 2 > MAX_BLOCKS - 1:
+            blocks.append(context(f"… and {len(snap.partitions) - i} more partitions"))
+            break
+        blocks.append(section(escape(partition_line(p))))
+        if p.nodes:
+            blocks.append(code_block(node_table(p), what="more nodes"))
+    return blocks
+
+
+def render_blocks(reply: r.Reply) -> tuple[str, list[Block]]:
+    """(fallback text, blocks) for chat.postMessage, respond() or chat.update."""
+    text = escape(render_text(reply))
+    if len(text) > FALLBACK_CHARS:
+        text = text[: FALLBACK_CHARS - 1] + "…"
+    return text, _blocks(reply)[:MAX_BLOCKS]

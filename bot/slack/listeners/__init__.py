@@ -1,0 +1,13 @@
+"""Listeners grouped by kind of Slack input; each module has one `register(app, ctx)`."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.slack.context import SlackContext
+from bot.slack.listeners import commands, events
+
+
+def register(app: AsyncApp, ctx: SlackContext) -> None:
+    commands.register(app, ctx)
+    events.register(app, ctx)

@@ -1,0 +1,65 @@
+"""`/srunx ...`: ack at once, then run the command and answer.
+
+Submissions are posted in the channel (the job's card); everything else, errors and help
+included, is shown only to the caller."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.core import replies as r
+from bot.slack.blocks import render_blocks
+from bot.slack.context import SlackContext
+from bot.slack.text import command_text, escape
+
+log = logging.getLogger(__name__)
+
+
+def register(app: AsyncApp, ctx: SlackContext) -> None:
+    async def on_srunx(
+        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        text = command_text(command.get("text", ""))
+        await ack(
+            response_type="ephemeral", text=f":hourglass_flowing_sand: `{escape(text) or 'help'}`"
+        )
+        if not ctx.recent.first_time(f"command:{command.get('trigger_id', '')}"):
+            return
+        channel = command.get("channel_id", "")
+        reply = await ctx.service.handle(
+            command["user_id"],
+            text,
+            channel=channel,
+            dm=command.get("channel_name") == "directmessage",
+        )
+        fallback, blocks = render_blocks(reply)
+        if isinstance(reply, r.Submitted) and await _post(client, channel, fallback, blocks):
+            await respond(delete_original=True)
+            return
+        public = isinstance(reply, r.Submitted)
+        await respond(
+            text=fallback,
+            blocks=blocks,
+            response_type="in_channel" if public else "ephemeral",
+            replace_original=not public,
+        )
+
+    app.command("/srunx")(on_srunx)
+
+
+async def _post(client: AsyncWebClient, channel: str, text: str, blocks: list[Any]) -> bool:
+    """Post in the channel (a message with a ts, for the job's thread); False when the bot
+    is not allowed there, so the caller falls back to the command's response_url."""
+    try:
+        await client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+    except SlackApiError as e:
+        log.info(
+            "cannot post in %s (%s); answering through response_url", channel, e.response["error"]
+        )
+        return False
+    return True

@@ -1,0 +1,25 @@
+"""From Slack's message text to the command grammar's text, and back (escaping)."""
+
+from __future__ import annotations
+
+import re
+
+_MENTION = re.compile(r"^\s*<@[A-Z0-9]+(?:\|[^>]*)?>[\s:,]*")
+_LINK = re.compile(r"<((?:https?|mailto|ftp):[^>|]*)(?:\|([^>]*))?>")
+
+
+def command_text(raw: str, *, strip_mention: bool = False) -> str:
+    """Undo Slack's formatting: auto-links, `&amp;`-escapes, and a leading @-mention."""
+    text = _MENTION.sub("", raw, count=1) if strip_mention else raw
+    text = _LINK.sub(lambda m: m.group(2) if m.group(1).startswith("mailto:") else m.group(1), text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
+
+
+def escape(text: str) -> str:
+    """mrkdwn-safe: no `<!channel>` pings or broken formatting from job names or output."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def code(text: str) -> str:
+    """A code block; backtick fences inside the text are defused."""
+    return "```" + escape(text).replace("```", "`\u200b``") + "```"
