@@ -11,6 +11,8 @@ import pytest
 from bot.core.service import Service
 from labkit import Lab
 
+pytest_plugins = ["slackkit"]  # Slack stand-in fixtures
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

@@ -33,7 +33,6 @@ def web_client(settings: SlackSettings) -> AsyncWebClient:
 def build_app(service: Service, settings: SlackSettings, *, http: bool) -> AsyncApp:
     client = web_client(settings)
     app = AsyncApp(
-        token=settings.bot_token.get_secret_value(),
         client=client,
         signing_secret=settings.signing_secret.get_secret_value()
         if settings.signing_secret

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.lab
 
 
 def _console(cfg: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SRUNX_BOT_CONFIG": str(cfg)}
+    env = {**os.environ, "SRUNX_BOT_CONFIG": str(cfg), "SRUNX_BOT_STATE": str(cfg.parent / "state")}
     return subprocess.run(
         [sys.executable, "-m", "bot", "console", *args],
         input=stdin, capture_output=True, text=True, env=env, timeout=120, check=False,
@@ -48,6 +48,8 @@ def test_repl_acts_as_the_chosen_user(cfg: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert "cluster account bob" in res.stdout
     assert "usage: status ID" in res.stdout
+    audit = (cfg.parent / "state" / "audit.jsonl").read_text().splitlines()
+    assert len(audit) == 2 and '"account": "bob"' in audit[0] and '"command": "list"' in audit[0]
 
 
 def test_bad_config_is_one_clear_message(tmp_path: Path) -> None:

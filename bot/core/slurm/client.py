@@ -7,6 +7,7 @@ Slurm recorded, never a guessed FAILED or COMPLETED.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -29,6 +30,9 @@ from bot.errors import SlurmError, TransportError, UsageError
 from bot.transport.base import CommandResult, Transport
 
 PARTITION_CACHE_SECONDS = 60.0
+# After slurmctld failed to answer, don't ask it again for this long: each try costs Slurm's
+# own retries (~10-20 s), and meanwhile every answer would be UNKNOWN anyway.
+CTLD_RECHECK_SECONDS = 10.0
 
 
 def _array_parent(job_id: str) -> str:
@@ -91,6 +95,8 @@ class SlurmClient:
         self.transport = transport
         self.cluster = cluster
         self._partitions: tuple[float, list[str]] | None = None
+        self._inflight: dict[tuple[str, ...], asyncio.Task[dict[str, JobInfo]]] = {}
+        self._ctld_down: tuple[float, str] | None = None  # (until, why)
 
     async def _run(self, *argv: str, stdin: str | None = None) -> CommandResult:
         return await self.transport.run(argv, stdin=stdin)
@@ -131,10 +137,19 @@ class SlurmClient:
 
     # ------------------------------------------------------------------ status
     async def status(self, job_ids: Iterable[str]) -> dict[str, JobInfo]:
-        """States of many jobs in at most two commands: one squeue, one sacct."""
-        wanted = list(dict.fromkeys(validate_job_id(j) for j in job_ids))
+        """States of many jobs in at most two commands: one squeue, one sacct. Identical
+        queries asked while one is running share its answer instead of queueing again."""
+        wanted = tuple(dict.fromkeys(validate_job_id(j) for j in job_ids))
         if not wanted:
             return {}
+        task = self._inflight.get(wanted)
+        if task is None:
+            task = asyncio.ensure_future(self._status(list(wanted)))
+            self._inflight[wanted] = task
+            task.add_done_callback(lambda _: self._inflight.pop(wanted, None))
+        return dict(await asyncio.shield(task))
+
+    async def _status(self, wanted: list[str]) -> dict[str, JobInfo]:
         problems: list[str] = []
         try:
             live, ctld_error = await self._squeue(wanted)
@@ -163,13 +178,15 @@ class SlurmClient:
         return {j: await self._resolve(j, _rows_for(j, merged), problems) for j in wanted}
 
     async def _squeue(self, ids: list[str]) -> tuple[list[JobInfo], str | None]:
+        if self._ctld_down and time.monotonic() < self._ctld_down[0]:
+            return [], self._ctld_down[1]
         res = await self._run(
             "squeue", "-h", "--states=all", "-j", ",".join(ids), "-O", SQUEUE_FORMAT
         )
-        if res.ok:
-            return parse.parse_squeue(res.stdout), None
-        if "Invalid job id" in res.stderr:  # none of them known to slurmctld: an answer
-            return [], None
+        if res.ok or "Invalid job id" in res.stderr:  # none known to slurmctld: an answer
+            self._ctld_down = None
+            return (parse.parse_squeue(res.stdout) if res.ok else []), None
+        self._ctld_down = (time.monotonic() + CTLD_RECHECK_SECONDS, res.error_text())
         return [], res.error_text()
 
     async def _sacct(self, ids: list[str]) -> tuple[list[JobInfo], str | None]:

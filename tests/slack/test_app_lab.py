@@ -1,0 +1,189 @@
+"""The real Bolt app end to end: signed HTTP requests and Socket Mode envelopes in, the local
+Slack stand-in records every Web API call out, and jobs run on the real lab."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+import urllib.parse
+
+import pytest
+
+from bot.core.service import Service
+from labkit import ALICE, BOB, STRANGER, eventually
+from slack_standin import Call, SlackStandIn, sign, slash_command_body
+from slackkit import SECRET, HttpBot
+
+pytestmark = pytest.mark.lab
+
+
+async def _jobs_named(service: Service, name: str) -> list[str]:
+    _, client = service.client(ALICE, "lab")
+    res = await client.transport.run(["squeue", "-h", "--states=all", "-n", name, "-o", "%i"])
+    return res.stdout.split()
+
+
+def _text(call: Call) -> str:
+    return str(call.params.get("text", "")) + str(call.params.get("blocks", ""))
+
+
+async def test_http_slash_submit_runs_one_job_and_posts_its_card(http_bot: HttpBot) -> None:
+    tag = f"e2e{secrets.token_hex(3)}"
+    status, body, seconds = await http_bot.command(f"submit -J {tag} -p cpu -- echo hi", ALICE)
+    assert status == 200 and "hourglass" in body and seconds < 1.0
+    [post] = await http_bot.standin.wait_for("chat.postMessage", timeout=30)
+    assert post.params["channel"] == "C1" and f"`{tag}`" in _text(post)
+    [job_id] = await _jobs_named(http_bot.service, tag)
+    assert f"job {job_id}" in _text(post)
+    done = await http_bot.standin.wait_for("response_url", timeout=10)
+    assert done[-1].params.get("delete_original") is True
+    await asyncio.sleep(1.5)
+    assert len(await _jobs_named(http_bot.service, tag)) == 1
+    assert len(http_bot.standin.calls_to("chat.postMessage")) == 1
+    assert not http_bot.standin.violations
+
+
+async def test_socket_mode_envelope_submits_once(
+    socket_bot: Service, standin: SlackStandIn
+) -> None:
+    tag = f"sock{secrets.token_hex(3)}"
+    payload = slash_command_body(
+        f"submit -J {tag} -p cpu -- echo hi",
+        user_id=ALICE,
+        response_url=standin.response_url("s1"),
+        trigger_id="trig-sock",
+    )
+    envelope = await standin.send_envelope("slash_commands", dict(payload))
+    ack = await standin.wait_ack(envelope)
+    assert ack["envelope_id"] == envelope
+    [post] = await standin.wait_for("chat.postMessage", timeout=30)
+    assert f"`{tag}`" in _text(post)
+    # Slack redelivers the same envelope: it must not submit a second job.
+    await standin.send_envelope(
+        "slash_commands", dict(payload), envelope_id=envelope, retry_attempt=1
+    )
+    await asyncio.sleep(2)
+    assert len(await _jobs_named(socket_bot, tag)) == 1
+    assert len(standin.calls_to("chat.postMessage")) == 1
+
+
+async def test_mention_status_answers_in_the_thread(http_bot: HttpBot) -> None:
+    tag = f"men{secrets.token_hex(3)}"
+    await http_bot.command(f"submit -J {tag} -p cpu -- sleep 30", ALICE)
+    [job_id] = await eventually(lambda: _jobs_named(http_bot.service, tag), bool, timeout=30)
+    event = {
+        "type": "app_mention",
+        "user": ALICE,
+        "text": f"<@UBOT> status {job_id}",
+        "channel": "C1",
+        "ts": "1700000001.000100",
+        "thread_ts": "1700000000.000100",
+    }
+    status, _, seconds = await http_bot.event(event, "Ev-mention-1")
+    assert status == 200 and seconds < 1.0
+    posts = await http_bot.standin.wait_for(
+        "chat.postMessage",
+        where=lambda c: c.params.get("thread_ts") == "1700000000.000100",
+        timeout=30,
+    )
+    assert f"job {job_id}" in _text(posts[0]) and f"`{tag}`" in _text(posts[0])
+    await http_bot.service.handle(ALICE, f"cancel {job_id}")
+
+
+async def test_dm_list_answers_in_the_dm(http_bot: HttpBot) -> None:
+    event = {
+        "type": "message",
+        "channel_type": "im",
+        "user": BOB,
+        "text": "list",
+        "channel": "D0BOB",
+        "ts": "1700000002.000100",
+    }
+    status, _, _ = await http_bot.event(event, "Ev-dm-1")
+    assert status == 200
+    [post] = await http_bot.standin.wait_for("chat.postMessage", timeout=30)
+    assert post.params["channel"] == "D0BOB" and "bob" in _text(post)
+    # The bot's own message echoed back as an event is ignored.
+    own = {**event, "bot_id": "B1", "user": "UBOT", "text": "jobs of bob"}
+    await http_bot.event(own, "Ev-dm-2")
+    await asyncio.sleep(1)
+    assert len(http_bot.standin.calls_to("chat.postMessage")) == 1
+
+
+async def test_bad_input_gets_an_ephemeral_actionable_error(http_bot: HttpBot) -> None:
+    await http_bot.command("submit -p gpux -- true", ALICE, name="bad")
+    [resp] = await http_bot.standin.wait_for("response_url", timeout=30)
+    assert resp.params["response_type"] == "ephemeral"
+    assert "unknown partition `gpux` on lab; partitions: cpu, gpu" in _text(resp)
+    event = {
+        "type": "app_mention",
+        "user": ALICE,
+        "text": "<@UBOT> submit --mem lots -- x",
+        "channel": "C1",
+        "ts": "1700000003.000100",
+    }
+    await http_bot.event(event, "Ev-bad-1")
+    [eph] = await http_bot.standin.wait_for("chat.postEphemeral", timeout=30)
+    assert eph.params["user"] == ALICE and "invalid memory `lots`" in _text(eph)
+
+
+async def test_unmapped_user_is_denied(http_bot: HttpBot) -> None:
+    await http_bot.command("submit -p cpu -- touch /tmp/never", STRANGER, name="deny")
+    [resp] = await http_bot.standin.wait_for("response_url", timeout=30)
+    assert resp.params["response_type"] == "ephemeral" and "not set up" in _text(resp)
+    assert not http_bot.standin.calls_to("chat.postMessage")
+
+
+async def test_forged_or_stale_requests_get_401_and_run_nothing(http_bot: HttpBot) -> None:
+    tag = f"forge{secrets.token_hex(3)}"
+    text = f"submit -J {tag} -p cpu -- echo forged"
+    body = urllib.parse.urlencode(
+        slash_command_body(text, user_id=ALICE, response_url=http_bot.standin.response_url("f"))
+    )
+    forged = sign("not-the-secret", body)
+    stale = sign(SECRET, body, timestamp=int(time.time()) - 600)
+    unsigned: dict[str, str] = {}
+    for headers in (forged, stale, unsigned):
+        status, _, _ = await http_bot.post(body, "application/x-www-form-urlencoded", headers)
+        assert status == 401
+    await asyncio.sleep(1.5)
+    assert await _jobs_named(http_bot.service, tag) == []
+    assert [c for c in http_bot.standin.calls if c.method != "auth.test"] == []
+
+
+async def test_retried_event_delivery_submits_once(http_bot: HttpBot) -> None:
+    tag = f"retry{secrets.token_hex(3)}"
+    event = {
+        "type": "app_mention",
+        "user": ALICE,
+        "text": f"<@UBOT> submit -J {tag} -p cpu -- true",
+        "channel": "C1",
+        "ts": "1700000004.000100",
+    }
+    await http_bot.event(event, "Ev-retry-1")
+    status, _, _ = await http_bot.event(
+        event, "Ev-retry-1", {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    )
+    assert status == 200
+    await http_bot.standin.wait_for("chat.postMessage", timeout=30)
+    await asyncio.sleep(2)
+    assert len(await _jobs_named(http_bot.service, tag)) == 1
+    assert len(http_bot.standin.calls_to("chat.postMessage")) == 1
+
+
+async def test_rate_limited_post_is_retried_and_arrives(http_bot: HttpBot) -> None:
+    http_bot.standin.fail_next("chat.postMessage", status=429, retry_after=1)
+    event = {
+        "type": "message",
+        "channel_type": "im",
+        "user": ALICE,
+        "text": "help",
+        "channel": "D0ALICE",
+        "ts": "1700000005.000100",
+    }
+    await http_bot.event(event, "Ev-429-1")
+    calls = await http_bot.standin.wait_for("chat.postMessage", count=2, timeout=30)
+    assert calls[0].params.get("_fault") == 429 and "_fault" not in calls[1].params
+    assert calls[1].at - calls[0].at >= 0.9  # waited for Retry-After
+    assert "commands:" in _text(calls[1])

@@ -1,0 +1,121 @@
+"""The real Bolt app on the lab, pointed at the local Slack stand-in, in HTTP or Socket Mode:
+requests signed as Slack signs them. Loaded as a pytest plugin by tests/conftest.py."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from pydantic import SecretStr
+from slack_bolt.async_app import AsyncApp
+
+from bot.core.service import Service
+from bot.slack.app import EVENTS_PATH, build_app, start_http, start_socket_mode
+from bot.slack.settings import SlackSettings
+from labkit import Lab
+from slack_standin import SlackStandIn, event_body, sign, slash_command_body
+
+SECRET = "test-signing-secret"
+
+
+@dataclass
+class HttpBot:
+    standin: SlackStandIn
+    service: Service
+    app: AsyncApp
+    url: str
+    session: aiohttp.ClientSession
+
+    async def post(
+        self, body: str, content_type: str, headers: dict[str, str] | None = None
+    ) -> tuple[int, str, float]:
+        """POST a body as Slack would; returns (status, response text, seconds to answer)."""
+        hdrs = {
+            "Content-Type": content_type,
+            **(headers if headers is not None else sign(SECRET, body)),
+        }
+        t0 = time.perf_counter()
+        async with self.session.post(self.url, data=body.encode(), headers=hdrs) as resp:
+            text = await resp.text()
+            return resp.status, text, time.perf_counter() - t0
+
+    async def command(
+        self,
+        text: str,
+        user: str,
+        *,
+        channel: str = "C1",
+        name: str = "r1",
+        trigger: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, str, float]:
+        form = slash_command_body(
+            text,
+            user_id=user,
+            channel_id=channel,
+            response_url=self.standin.response_url(name),
+            trigger_id=trigger or f"trigger-{name}",
+        )
+        body = urllib.parse.urlencode(form)
+        if headers is None:
+            headers = sign(SECRET, body)
+        return await self.post(body, "application/x-www-form-urlencoded", headers)
+
+    async def event(
+        self, event: dict[str, Any], event_id: str, extra_headers: dict[str, str] | None = None
+    ) -> tuple[int, str, float]:
+        body = json.dumps(event_body(event, event_id=event_id))
+        return await self.post(
+            body, "application/json", {**sign(SECRET, body), **(extra_headers or {})}
+        )
+
+
+def settings_for(standin: SlackStandIn, *, http: bool) -> SlackSettings:
+    return SlackSettings(
+        bot_token=SecretStr(standin.bot_token),
+        app_token=None if http else SecretStr(standin.app_token),
+        signing_secret=SecretStr(SECRET) if http else None,
+        api_url=standin.api_url,
+    )
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[SlackStandIn]:
+    async with SlackStandIn() as s:
+        yield s
+
+
+@pytest.fixture
+async def http_bot(lab: Lab, standin: SlackStandIn, unused_tcp_port: int) -> AsyncIterator[HttpBot]:
+    service = Service(lab.config())
+    app = build_app(service, settings_for(standin, http=True), http=True)
+    runner: web.AppRunner = await start_http(app, "127.0.0.1", unused_tcp_port)
+    session = aiohttp.ClientSession()
+    try:
+        yield HttpBot(
+            standin, service, app, f"http://127.0.0.1:{unused_tcp_port}{EVENTS_PATH}", session
+        )
+    finally:
+        await session.close()
+        await runner.cleanup()
+        await service.close()
+
+
+@pytest.fixture
+async def socket_bot(lab: Lab, standin: SlackStandIn) -> AsyncIterator[Service]:
+    service = Service(lab.config())
+    app = build_app(service, settings_for(standin, http=False), http=False)
+    handler = await start_socket_mode(app, settings_for(standin, http=False))
+    try:
+        yield service
+    finally:
+        await handler.close_async()  # type: ignore[no-untyped-call]
+        await app.client.session.close() if app.client.session else None
+        await service.close()
