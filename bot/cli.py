@@ -8,6 +8,8 @@ import logging
 import os
 import sys
 
+import aiohttp
+
 from bot.config import Config, load_config, state_dir
 from bot.console.repl import repl, run_one
 from bot.core.audit import AuditLog
@@ -61,10 +63,31 @@ async def _console(config: Config, command: str | None, as_user: str | None) -> 
         await service.close()
 
 
+async def _check_slack() -> int:
+    """With Slack tokens in the environment: are they valid (auth.test)?"""
+    if not os.environ.get("SLACK_BOT_TOKEN"):
+        print("skip  slack: SLACK_BOT_TOKEN is not set")
+        return 0
+    from slack_sdk.errors import SlackApiError
+
+    from bot.slack.app import web_client
+    from bot.slack.settings import SlackSettings
+
+    try:
+        settings = SlackSettings.from_env(http=not os.environ.get("SLACK_APP_TOKEN"))
+        resp = await web_client(settings).auth_test()
+    except (BotError, SlackApiError, aiohttp.ClientError, OSError) as e:
+        detail = e.response["error"] if isinstance(e, SlackApiError) else str(e)
+        print(f"FAIL  slack: {detail}")
+        return 1
+    print(f"ok    slack: bot @{resp['user']} in workspace {resp['team']}")
+    return 0
+
+
 async def _check(config: Config) -> int:
     """Log in to every cluster as every mapped account and ask Slurm for its partitions."""
     service = Service(config)
-    failures = 0
+    failures = await _check_slack()
     try:
         for cluster in config.clusters:
             for user_id, grant in config.access.users.items():
@@ -111,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     except BotError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except (aiohttp.ClientError, OSError) as e:  # Slack unreachable, port in use, ...
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

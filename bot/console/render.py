@@ -83,7 +83,7 @@ def render_text(reply: r.Reply) -> str:
     match reply:
         case r.ErrorReply():
             return f"error: {reply.message}"
-        case r.HelpReply():
+        case r.HelpReply() | r.ConfigReply():
             return reply.text
         case r.Submitted():
             res = reply.job.resources

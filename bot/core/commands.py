@@ -62,4 +62,10 @@ class Help(_Cmd):
     topic: str | None = None
 
 
-Command = Submit | Status | ListJobs | Cancel | Tail | Resources | History | Clusters | Help
+class ConfigShow(_Cmd):
+    kind: Literal["config"] = "config"
+
+
+Command = (
+    Submit | Status | ListJobs | Cancel | Tail | Resources | History | Clusters | ConfigShow | Help
+)

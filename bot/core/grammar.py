@@ -205,6 +205,12 @@ def _plain_parser(prog: str) -> _Parser:
     return p
 
 
+def _config_parser() -> _Parser:
+    p = _new("config")
+    p.add_argument("action", choices=["show"])
+    return p
+
+
 def _help_parser() -> _Parser:
     p = _new("help")
     p.add_argument("topic", nargs="?")
@@ -250,6 +256,7 @@ COMMANDS: dict[str, Spec] = {
         _history_parser,
     ),
     "clusters": Spec("clusters", "configured clusters", lambda: _plain_parser("clusters")),
+    "config": Spec("config show", "the bot's configuration (admins only)", _config_parser),
     "help": Spec("help [COMMAND]", "this help, or one command's", _help_parser),
 }
 
@@ -309,6 +316,8 @@ def parse(text: str) -> c.Command:
             except ValueError as e:
                 raise UsageError(str(e)) from None
             return c.History(since=since, since_text=ns.since, cluster=ns.cluster)
+        case "config":
+            return c.ConfigShow()
         case "clusters":
             return c.Clusters(cluster=ns.cluster)
         case _:

@@ -95,6 +95,12 @@ class ClustersReply(_Reply):
     clusters: list[ClusterSummary]
 
 
+class ConfigReply(_Reply):
+    kind: Literal["config"] = "config"
+    text: str
+    ephemeral: bool = True
+
+
 Reply = (
     ErrorReply
     | HelpReply
@@ -107,4 +113,5 @@ Reply = (
     | ResourcesReply
     | HistoryReply
     | ClustersReply
+    | ConfigReply
 )

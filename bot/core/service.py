@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 
+import yaml
+
 from bot.config import ClusterConfig, Config, UserGrant
 from bot.core import commands as c
 from bot.core import replies as r
@@ -99,6 +101,12 @@ class Service:
             return r.HelpReply(text=help_text(cmd.topic))
         if isinstance(cmd, c.Clusters):
             return self._clusters()
+        if isinstance(cmd, c.ConfigShow):
+            if not self.config.is_admin(user_id):
+                raise AccessDenied("`config show` is for admins")
+            # No secrets live in the config (tokens come from the environment): paths only.
+            text = yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False)
+            return r.ConfigReply(text=text)
         cluster, client = self.client(user_id, cmd.cluster)
         account = self.grant(user_id).account
         match cmd:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.service import Service
+from bot.errors import ConfigError
 from bot.slack import listeners
 from bot.slack.context import SlackContext
 from bot.slack.settings import SlackSettings
@@ -61,10 +64,23 @@ async def start_socket_mode(app: AsyncApp, settings: SlackSettings) -> AsyncSock
     return handler
 
 
+async def check_token(app: AsyncApp) -> str:
+    """auth.test before serving, so a bad token or an unreachable Slack is one clear error
+    at startup instead of a reconnect loop."""
+    try:
+        resp = await app.client.auth_test()
+    except SlackApiError as e:
+        raise ConfigError(f"Slack refused SLACK_BOT_TOKEN ({e.response['error']})") from None
+    except (aiohttp.ClientError, OSError) as e:
+        raise ConfigError(f"cannot reach Slack at {app.client.base_url}: {e}") from None
+    return f"@{resp['user']} in {resp['team']}"
+
+
 async def serve(
     service: Service, settings: SlackSettings, *, http: bool, host: str, port: int
 ) -> None:
     app = build_app(service, settings, http=http)
+    log.info("Slack bot %s", await check_token(app))
     if http:
         runner = await start_http(app, host, port)
         try:

@@ -114,7 +114,7 @@ def _blocks(reply: r.Reply) -> list[Block]:
     match reply:
         case r.ErrorReply():
             return [section(f":warning: {escape(reply.message)}")]
-        case r.HelpReply():
+        case r.HelpReply() | r.ConfigReply():
             return [code_block(reply.text)]
         case r.Submitted():
             res = reply.job.resources

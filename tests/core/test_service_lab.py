@@ -57,6 +57,14 @@ async def test_list_all_is_for_admins(service: Service) -> None:
     assert isinstance(allowed, r.JobList) and allowed.scope == "all users"
 
 
+async def test_config_show_is_for_admins(service: Service) -> None:
+    denied = await service.handle(ALICE, "config show")
+    assert isinstance(denied, r.ErrorReply) and "for admins" in denied.message
+    shown = await service.handle(ADMIN, "config show")
+    assert isinstance(shown, r.ConfigReply) and "name: lab" in shown.text
+    assert "BEGIN OPENSSH PRIVATE KEY" not in shown.text
+
+
 async def test_bad_input_gets_actionable_errors(service: Service) -> None:
     cases = {
         "submit -p gpux -- true": "unknown partition `gpux` on lab; partitions: cpu, gpu",

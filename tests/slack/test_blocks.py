@@ -157,3 +157,9 @@ def test_every_reply_kind_renders(reply: r.Reply) -> None:
     text, blocks = render_blocks(reply)
     assert text and blocks
     _check_limits(text, blocks)
+
+
+def test_config_reply_is_a_code_block() -> None:
+    text, blocks = render_blocks(r.ConfigReply(text="clusters:\n- name: lab\n"))
+    assert _texts(blocks)[0].startswith("```clusters:")
+    _check_limits(text, blocks)

@@ -1,0 +1,121 @@
+"""`bot serve` exactly as users start it (a subprocess), against the Slack stand-in and the lab."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import urllib.parse
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+import yaml
+
+from labkit import ALICE, Lab
+from slack_standin import SlackStandIn, sign, slash_command_body
+from slackkit import SECRET
+
+pytestmark = pytest.mark.lab
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _start(
+    tmp_path: Path, lab: Lab, env: dict[str, str], *args: str
+) -> asyncio.subprocess.Process:
+    cfg = tmp_path / "srunx-bot.yaml"
+    cfg.write_text(yaml.safe_dump(lab.config_data()))
+    full = {**os.environ, "SRUNX_BOT_CONFIG": str(cfg), "SRUNX_BOT_STATE": str(tmp_path), **env}
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "serve",
+        *args,
+        env=full,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+
+
+@pytest.fixture
+async def procs() -> AsyncIterator[list[asyncio.subprocess.Process]]:
+    started: list[asyncio.subprocess.Process] = []
+    yield started
+    for p in started:
+        if p.returncode is None:
+            p.terminate()
+            await p.wait()
+
+
+async def test_http_mode(
+    tmp_path: Path, lab: Lab, standin: SlackStandIn, procs: list[asyncio.subprocess.Process]
+) -> None:
+    port = _port()
+    env = {
+        "SLACK_BOT_TOKEN": standin.bot_token,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": standin.api_url,
+    }
+    procs.append(
+        await _start(tmp_path, lab, env, "--http", "--port", str(port), "--host", "127.0.0.1")
+    )
+    body = urllib.parse.urlencode(
+        slash_command_body("resources", user_id=ALICE, response_url=standin.response_url("h"))
+    )
+    url = f"http://127.0.0.1:{port}/slack/events"
+    async with aiohttp.ClientSession() as session:
+        for _ in range(100):  # until it listens
+            try:
+                hdrs = {"Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, body)}
+                async with session.post(url, data=body, headers=hdrs) as resp:
+                    assert resp.status == 200
+                    break
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.2)
+        else:
+            raise AssertionError("bot serve --http never listened")
+    [answer] = await standin.wait_for("response_url", timeout=30)
+    assert "GPUs on *lab*" in str(answer.params.get("blocks"))
+    assert (tmp_path / "audit.jsonl").read_text().count('"command": "resources"') == 1
+
+
+async def test_socket_mode(
+    tmp_path: Path, lab: Lab, standin: SlackStandIn, procs: list[asyncio.subprocess.Process]
+) -> None:
+    env = {
+        "SLACK_BOT_TOKEN": standin.bot_token,
+        "SLACK_APP_TOKEN": standin.app_token,
+        "SLACK_API_URL": standin.api_url,
+    }
+    procs.append(await _start(tmp_path, lab, env))
+    await standin.wait_connected(timeout=30)
+    payload = slash_command_body(
+        "help status", user_id=ALICE, response_url=standin.response_url("s")
+    )
+    envelope = await standin.send_envelope("slash_commands", dict(payload))
+    await standin.wait_ack(envelope, timeout=10)
+    [answer] = await standin.wait_for("response_url", timeout=30)
+    assert "usage: status ID" in str(answer.params)
+
+
+async def test_bad_token_is_one_clear_startup_error(
+    tmp_path: Path, lab: Lab, standin: SlackStandIn
+) -> None:
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-wrong",
+        "SLACK_APP_TOKEN": standin.app_token,
+        "SLACK_API_URL": standin.api_url,
+    }
+    proc = await _start(tmp_path, lab, env)
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2
+    assert "Slack refused SLACK_BOT_TOKEN (invalid_auth)" in out.decode()
+    assert "Traceback" not in out.decode() and "xoxb-wrong" not in out.decode()
