@@ -257,6 +257,7 @@ def test_every_reply_type_renders() -> None:
                 r.ClusterSummary(name="c", where="w", default_partition=None, is_default=True)
             ]
         ),
+        r.ConfigReply(text="clusters: []"),
     ]
     kinds = {s.kind for s in samples}
     assert len(kinds) == len(r.Reply.__args__)
