@@ -25,9 +25,8 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
         text = command_text(command.get("text", ""))
-        await ack(
-            response_type="ephemeral", text=f":hourglass_flowing_sand: `{escape(text) or 'help'}`"
-        )
+        echo = escape(text[:200] + ("…" if len(text) > 200 else "")) or "help"
+        await ack(response_type="ephemeral", text=f":hourglass_flowing_sand: `{echo}`")
         if not ctx.recent.first_time(f"command:{command.get('trigger_id', '')}"):
             return
         channel = command.get("channel_id", "")
