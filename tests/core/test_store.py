@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tinydb import TinyDB
@@ -55,9 +56,11 @@ def test_kill_9_during_writes_never_corrupts(tmp_path: Path) -> None:
 
 async def test_store_serializes_access(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.json")
-    await asyncio.gather(
-        *(store.run(lambda db, i=i: db.table("t").insert({"i": i})) for i in range(50))
-    )
+
+    def insert(i: int) -> Callable[[TinyDB], int]:
+        return lambda db: int(db.table("t").insert({"i": i}))
+
+    await asyncio.gather(*(store.run(insert(i)) for i in range(50)))
     assert await store.run(lambda db: len(db.table("t"))) == 50
     store.close()
     assert len(TinyDB(tmp_path / "s.json", storage=AtomicJSONStorage).table("t")) == 50
