@@ -70,9 +70,15 @@ class AccessConfig(_Strict):
     channels: list[str] = Field(default_factory=list)
 
 
+class NotifyConfig(_Strict):
+    poll_interval: float = Field(default=30.0, ge=1.0)
+    time_limit_warning: float = Field(default=600.0, ge=0.0)  # seconds left; 0 = never
+
+
 class Config(_Strict):
     clusters: list[ClusterConfig] = Field(min_length=1)
     access: AccessConfig = Field(default_factory=AccessConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
     templates: dict[str, Path] = Field(default_factory=dict)
     templates_dir: Path | None = None
 

@@ -61,32 +61,39 @@ def validate_memory(value: str) -> str:
     return f"{m.group(1)}{m.group(2).upper()}"
 
 
-def time_limit_seconds(value: str) -> int:
-    """Seconds in a Slurm time limit; ValueError with the accepted forms when malformed."""
+def _duration(value: str) -> int | None:
+    """Seconds in a Slurm duration, zero allowed; None when it is not one."""
     m = _TIME_RE.fullmatch(value.strip())
-    bad = ValueError(
-        f"invalid time `{shown(value)}`: use minutes, MM:SS, HH:MM:SS or D-HH:MM:SS, e.g. 2:00:00"
-    )
     if not m:
-        raise bad
+        return None
     g = {k: int(v) for k, v in m.groupdict().items() if v is not None}
     if "min" in g:
-        secs = g["min"] * 60
-    elif "mm" in g:
-        if g["ms"] > 59:
-            raise bad
-        secs = g["mm"] * 60 + g["ms"]
-    elif "h" in g:
-        if g["m"] > 59 or g["s"] > 59:
-            raise bad
-        secs = g["h"] * 3600 + g["m"] * 60 + g["s"]
-    else:
-        if g["dh"] > 23 or g.get("dm", 0) > 59 or g.get("ds", 0) > 59:
-            raise bad
-        secs = g["d"] * 86400 + g["dh"] * 3600 + g.get("dm", 0) * 60 + g.get("ds", 0)
-    if secs <= 0:
-        raise bad
+        return g["min"] * 60
+    if "mm" in g:
+        return g["mm"] * 60 + g["ms"] if g["ms"] <= 59 else None
+    if "h" in g:
+        return g["h"] * 3600 + g["m"] * 60 + g["s"] if max(g["m"], g["s"]) <= 59 else None
+    dm, ds = g.get("dm", 0), g.get("ds", 0)
+    if g["dh"] > 23 or max(dm, ds) > 59:
+        return None
+    return g["d"] * 86400 + g["dh"] * 3600 + dm * 60 + ds
+
+
+def time_limit_seconds(value: str) -> int:
+    """Seconds in a Slurm time limit; ValueError with the accepted forms when malformed."""
+    secs = _duration(value)
+    if not secs:
+        raise ValueError(
+            f"invalid time `{shown(value)}`: use minutes, MM:SS, HH:MM:SS or D-HH:MM:SS, "
+            "e.g. 2:00:00"
+        )
     return secs
+
+
+def duration_seconds(text: str | None) -> int | None:
+    """Seconds in what Slurm prints for a duration (`1:02:03`, `1-00:00:00`, `00:01.500`);
+    None for UNLIMITED and the like."""
+    return _duration(text.split(".", 1)[0]) if text else None
 
 
 def validate_time(value: str) -> str:

@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from bot.core.models import (
     HistoryRecord,
@@ -66,6 +67,13 @@ def summarize_array(wanted: str, rows: list[JobInfo]) -> JobInfo:
     )
 
 
+@dataclass(frozen=True)
+class Survey:
+    jobs: list[JobInfo]  # what squeue listed (all of a user's jobs, for `survey(user, ...)`)
+    status: dict[str, JobInfo]  # one answer per asked id
+    problem: str | None = None  # why some answers may be UNKNOWN
+
+
 def _rows_for(wanted: str, rows: list[JobInfo]) -> list[JobInfo]:
     mine = [r for r in rows if _belongs(r, wanted)]
     if any("_" in r.job_id for r in mine) and "_" not in wanted:
@@ -95,7 +103,7 @@ class SlurmClient:
         self.transport = transport
         self.cluster = cluster
         self._partitions: tuple[float, list[str]] | None = None
-        self._inflight: dict[tuple[str, ...], asyncio.Task[dict[str, JobInfo]]] = {}
+        self._inflight: dict[tuple[str, ...], asyncio.Task[Survey]] = {}
         self._ctld_down: tuple[float, str] | None = None  # (until, why)
 
     async def _run(self, *argv: str, stdin: str | None = None) -> CommandResult:
@@ -137,24 +145,33 @@ class SlurmClient:
 
     # ------------------------------------------------------------------ status
     async def status(self, job_ids: Iterable[str]) -> dict[str, JobInfo]:
-        """States of many jobs in at most two commands: one squeue, one sacct. Identical
-        queries asked while one is running share its answer instead of queueing again."""
-        wanted = tuple(dict.fromkeys(validate_job_id(j) for j in job_ids))
-        if not wanted:
-            return {}
-        task = self._inflight.get(wanted)
-        if task is None:
-            task = asyncio.ensure_future(self._status(list(wanted)))
-            self._inflight[wanted] = task
-            task.add_done_callback(lambda _: self._inflight.pop(wanted, None))
-        return dict(await asyncio.shield(task))
+        """States of many jobs in at most two commands: one squeue, one sacct."""
+        return (await self.survey(None, job_ids)).status
 
-    async def _status(self, wanted: list[str]) -> dict[str, JobInfo]:
+    async def survey(self, user: str | None, job_ids: Iterable[str]) -> Survey:
+        """With `user`: every job Slurm's controller has for that user, plus the states of
+        `job_ids`, still in at most two commands (`squeue -u`, `sacct`). Identical queries
+        asked while one is running share its answer instead of queueing again."""
+        wanted = tuple(dict.fromkeys(validate_job_id(j) for j in job_ids))
+        if not wanted and user is None:
+            return Survey(jobs=[], status={})
+        key = (user or "", *wanted)
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._survey(user, list(wanted)))
+            self._inflight[key] = task
+            task.add_done_callback(lambda _: self._inflight.pop(key, None))
+        return await asyncio.shield(task)
+
+    async def _survey(self, user: str | None, wanted: list[str]) -> Survey:
         problems: list[str] = []
         try:
-            live, ctld_error = await self._squeue(wanted)
+            live, ctld_error = await self._squeue(
+                ["-u", user] if user else ["-j", ",".join(wanted)]
+            )
         except TransportError as e:
-            return {j: JobInfo(job_id=j, state=JobState.UNKNOWN, reason=str(e)) for j in wanted}
+            unknown = {j: JobInfo(job_id=j, state=JobState.UNKNOWN, reason=str(e)) for j in wanted}
+            return Survey(jobs=[], status=unknown, problem=str(e))
         if ctld_error:
             problems.append(f"slurmctld: {ctld_error}")
 
@@ -175,14 +192,13 @@ class SlurmClient:
                 problems.append(str(e))
 
         merged = _merge(acct, live)
-        return {j: await self._resolve(j, _rows_for(j, merged), problems) for j in wanted}
+        status = {j: await self._resolve(j, _rows_for(j, merged), problems) for j in wanted}
+        return Survey(jobs=live, status=status, problem="; ".join(problems) or None)
 
-    async def _squeue(self, ids: list[str]) -> tuple[list[JobInfo], str | None]:
+    async def _squeue(self, selector: list[str]) -> tuple[list[JobInfo], str | None]:
         if self._ctld_down and time.monotonic() < self._ctld_down[0]:
             return [], self._ctld_down[1]
-        res = await self._run(
-            "squeue", "-h", "--states=all", "-j", ",".join(ids), "-O", SQUEUE_FORMAT
-        )
+        res = await self._run("squeue", "-h", "--states=all", *selector, "-O", SQUEUE_FORMAT)
         if res.ok or "Invalid job id" in res.stderr:  # none known to slurmctld: an answer
             self._ctld_down = None
             return (parse.parse_squeue(res.stdout) if res.ok else []), None
@@ -288,6 +304,13 @@ class SlurmClient:
             argv += ["-p", partition]
         nodes = parse.parse_sinfo_nodes(await self._checked(*argv))
         return ResourceSnapshot(cluster=self.cluster, partitions=parse.summarize_partitions(nodes))
+
+    async def usage(self, job_id: str) -> HistoryRecord | None:
+        """Accounting of one finished job (exit code, elapsed, CPU time, max memory)."""
+        out = await self._checked(
+            "sacct", "-P", "-n", "-j", validate_job_id(job_id), "-o", ",".join(SACCT_HISTORY_FIELDS)
+        )
+        return next((r for r in parse.parse_sacct_history(out) if r.job_id == job_id), None)
 
     async def history(self, user: str, since: str) -> list[HistoryRecord]:
         out = await self._checked(

@@ -1,0 +1,207 @@
+"""Follows jobs and posts every state change into the job's own thread, exactly once.
+
+One tick per cluster: per cluster account, one `squeue` (all of the account's jobs, or just the
+followed ids) and at most one `sacct`, never one command per watch. State that could not be read
+(cluster unreachable, controller down) changes nothing: the last posted state stays, one
+"unreachable" notice goes to the channels concerned, and one "back" notice when it answers again;
+what happened meanwhile is then posted as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.config import NotifyConfig
+from bot.core.jobtext import final_summary, time_warning_text, transition_text
+from bot.core.models import JobInfo, JobState, duration_seconds
+from bot.core.service import Service
+from bot.core.slurm.client import SlurmClient, Survey
+from bot.core.watches import JobThread, Watch, WatchStore
+from bot.errors import BotError
+
+log = logging.getLogger(__name__)
+
+
+class Notifier(Protocol):
+    """Where a monitor's messages go (the Slack layer implements it)."""
+
+    async def post_card(
+        self, channel: str, thread_ts: str | None, cluster: str, job: JobInfo
+    ) -> str:
+        """Post a job's card; return its ts."""
+        ...
+
+    async def update_card(self, thread: JobThread, job: JobInfo) -> None: ...
+
+    async def post_reply(self, thread: JobThread, text: str, *, final: bool = False) -> None: ...
+
+    async def post_notice(self, channel: str, text: str) -> None: ...
+
+
+@dataclass
+class TickReport:
+    cluster: str
+    accounts: int = 0
+    posted: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def array_parent(job_id: str) -> str:
+    return job_id.split("_", 1)[0]
+
+
+class JobMonitor:
+    def __init__(
+        self, service: Service, store: WatchStore, notifier: Notifier, notify: NotifyConfig
+    ) -> None:
+        self.service = service
+        self.store = store
+        self.notifier = notifier
+        self.notify = notify
+        self._outage: dict[str, str] = {}  # cluster -> the reason announced
+
+    # ------------------------------------------------------------------ following
+    async def follow(
+        self,
+        *,
+        cluster: str,
+        job_id: str,
+        user_id: str,
+        channel: str,
+        card_ts: str,
+        thread_ts: str | None = None,
+        name: str = "",
+    ) -> JobThread:
+        """Start a job's thread under an already posted card (submit, `watch job`)."""
+        existing = await self.store.thread(cluster, job_id)
+        if existing is not None and not existing.done:
+            return existing
+        thread = JobThread(
+            cluster=cluster, job_id=job_id, account=self.service.grant(user_id).account,
+            user_id=user_id, channel=channel, card_ts=card_ts, thread_ts=thread_ts or card_ts,
+            name=name,
+        )  # fmt: skip
+        await self.store.save_thread(thread)
+        return thread
+
+    # ------------------------------------------------------------------ polling
+    async def tick(self, cluster: str) -> TickReport:
+        report = TickReport(cluster)
+        threads = await self.store.open_threads(cluster)
+        mine = [w for w in await self.store.watches() if w.kind == "mine" and w.cluster == cluster]
+        users: dict[str, str] = {}  # account -> a Slack user acting as it
+        for account, user_id in [(t.account, t.user_id) for t in threads] + [
+            (w.account, w.user_id) for w in mine
+        ]:
+            users.setdefault(account, user_id)
+        by_account: dict[str, list[JobThread]] = defaultdict(list)
+        for t in threads:
+            by_account[t.account].append(t)
+        for account, user_id in users.items():
+            try:
+                _, client = self.service.client(user_id, cluster)
+            except BotError as e:  # the user was unmapped since: stop acting for them
+                report.problems.append(str(e))
+                continue
+            report.accounts += 1
+            wants_all = any(w.account == account for w in mine)
+            ids = [t.job_id for t in by_account[account]]
+            survey = await client.survey(account if wants_all else None, ids)
+            if survey.problem and all(i.state == JobState.UNKNOWN for i in survey.status.values()):
+                report.problems.append(survey.problem)
+            for t in by_account[account]:
+                report.posted += await self._advance(client, t, survey.status[t.job_id])
+            for w in (w for w in mine if w.account == account):
+                await self._discover(w, survey, {t.job_id for t in threads})
+        await self._announce(cluster, threads, mine, report.problems)
+        return report
+
+    async def _discover(self, watch: Watch, survey: Survey, followed: set[str]) -> None:
+        """`watch mine`: open a thread for each job of the account not followed yet."""
+        skip = followed | set(watch.baseline)
+        for job in survey.jobs:
+            job_id = array_parent(job.job_id)
+            if job_id in skip:
+                continue
+            skip.add(job_id)
+            existing = await self.store.thread(watch.cluster, job_id)
+            if existing is not None:
+                continue
+            ts = await self.notifier.post_card(watch.channel, None, watch.cluster, job)
+            await self.follow(cluster=watch.cluster, job_id=job_id, user_id=watch.user_id,
+                              channel=watch.channel, card_ts=ts, name=job.name)  # fmt: skip
+
+    async def _advance(self, client: SlurmClient, thread: JobThread, info: JobInfo) -> int:
+        """Post what changed since the thread's last post; returns messages posted."""
+        if info.state == JobState.UNKNOWN:
+            return 0  # could not look: keep the last known state, post nothing false
+        if thread.in_flight is not None:
+            # The bot died while posting this transition: it may be in Slack already. Count it
+            # as posted rather than risk a double post.
+            seq, _, state = thread.in_flight.partition(":")
+            thread = thread.model_copy(update={"seq": int(seq), "state": JobState(state),
+                                                "in_flight": None})  # fmt: skip
+            await self.store.save_thread(thread)
+        if info.state == thread.state:
+            return await self._maybe_warn(thread, info)
+        if info.state == JobState.NOT_FOUND:
+            await self.notifier.post_reply(thread, f"Slurm no longer knows job {thread.job_id}; "
+                                                   "stopped following it")  # fmt: skip
+            await self.store.save_thread(thread.model_copy(update={"done": True}))
+            return 1
+        final = info.state.is_terminal
+        thread = thread.model_copy(update={"in_flight": f"{thread.seq + 1}:{info.state.value}"})
+        await self.store.save_thread(thread)  # intent first: a crash now can't cause a repost
+        text = await self._final_text(client, info) if final else transition_text(info)
+        await self.notifier.post_reply(thread, text, final=final)
+        await self.notifier.update_card(thread, info)
+        await self.store.save_thread(thread.model_copy(update={
+            "seq": thread.seq + 1, "state": info.state, "in_flight": None, "done": final,
+        }))  # fmt: skip
+        return 1
+
+    async def _final_text(self, client: SlurmClient, info: JobInfo) -> str:
+        try:
+            usage = await client.usage(info.job_id) if not info.tasks else None
+        except BotError:
+            usage = None
+        try:
+            _, tail = await client.tail(info.job_id, 10) if not info.tasks else ("", "")
+        except BotError:
+            tail = ""
+        return final_summary(info, usage, tail)
+
+    async def _maybe_warn(self, thread: JobThread, info: JobInfo) -> int:
+        if (
+            info.state != JobState.RUNNING
+            or thread.time_warned
+            or not self.notify.time_limit_warning
+        ):
+            return 0
+        limit, used = duration_seconds(info.time_limit), duration_seconds(info.elapsed)
+        if limit is None or used is None or limit - used > self.notify.time_limit_warning:
+            return 0
+        await self.notifier.post_reply(thread, time_warning_text(info, max(0, limit - used)))
+        await self.store.save_thread(thread.model_copy(update={"time_warned": True}))
+        return 1
+
+    async def _announce(
+        self, cluster: str, threads: list[JobThread], mine: list[Watch], problems: list[str]
+    ) -> None:
+        """At most one "unreachable" notice per outage, and one "back" notice after it."""
+        channels = sorted({t.channel for t in threads} | {w.channel for w in mine})
+        if problems and cluster not in self._outage:
+            self._outage[cluster] = problems[0]
+            for ch in channels:
+                await self.notifier.post_notice(
+                    ch, f"cluster {cluster} cannot be reached: {problems[0]}. Job states stay "
+                        "as they were; updates resume when it answers again.")  # fmt: skip
+        elif not problems and cluster in self._outage:
+            del self._outage[cluster]
+            for ch in channels:
+                await self.notifier.post_notice(
+                    ch, f"cluster {cluster} answers again; catching up on what changed."
+                )

@@ -1,0 +1,112 @@
+"""What the bot follows, persisted in the store: job threads and watches.
+
+A JobThread is one job's Slack thread (its card and where replies go) plus the last state
+posted there. A Watch is a user's request: one job (`watch job ID`) or all of their jobs,
+new ones included (`watch mine`)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from tinydb import Query, TinyDB
+
+from bot.core.models import JobState
+from bot.core.store import Store
+
+
+class JobThread(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    cluster: str
+    job_id: str
+    account: str
+    user_id: str
+    channel: str
+    card_ts: str  # the card, updated in place
+    thread_ts: str  # the thread its replies go to
+    name: str = ""
+    state: JobState | None = None  # last state posted
+    seq: int = 0  # transitions posted so far
+    in_flight: str | None = None  # a transition being posted (for exactly-once after a crash)
+    time_warned: bool = False
+    done: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.cluster}:{self.job_id}"
+
+
+class Watch(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(default_factory=lambda: "w" + secrets.token_hex(2))
+    kind: Literal["job", "mine"]
+    user_id: str
+    account: str
+    cluster: str
+    channel: str
+    job_id: str | None = None
+    created: float = Field(default_factory=time.time)
+    # `watch mine`: jobs that had already ended when the watch began (not news to anyone).
+    baseline: list[str] = Field(default_factory=list)
+
+
+_Q = Query()
+
+
+class WatchStore:
+    """Typed access to the threads and watches tables."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def save_thread(self, thread: JobThread) -> None:
+        doc = {**thread.model_dump(mode="json"), "key": thread.key}
+        await self.store.run(lambda db: db.table("threads").upsert(doc, _Q.key == thread.key))
+
+    async def thread(self, cluster: str, job_id: str) -> JobThread | None:
+        def get(db: TinyDB) -> JobThread | None:
+            doc = db.table("threads").get(_Q.key == f"{cluster}:{job_id}")
+            return JobThread.model_validate(doc) if doc else None
+
+        return await self.store.run(get)
+
+    async def thread_at(self, channel: str, thread_ts: str) -> JobThread | None:
+        def get(db: TinyDB) -> JobThread | None:
+            doc = db.table("threads").get((_Q.channel == channel) & (_Q.thread_ts == thread_ts))
+            return JobThread.model_validate(doc) if doc else None
+
+        return await self.store.run(get)
+
+    async def open_threads(self, cluster: str | None = None) -> list[JobThread]:
+        def get(db: TinyDB) -> list[JobThread]:
+            cond = _Q.done == False  # noqa: E712 (TinyDB query, not a Python comparison)
+            if cluster is not None:
+                cond = cond & (_Q.cluster == cluster)
+            return [JobThread.model_validate(d) for d in db.table("threads").search(cond)]
+
+        return await self.store.run(get)
+
+    async def add_watch(self, watch: Watch) -> Watch:
+        await self.store.run(lambda db: db.table("watches").insert(watch.model_dump(mode="json")))
+        return watch
+
+    async def watches(self, user_id: str | None = None) -> list[Watch]:
+        def get(db: TinyDB) -> list[Watch]:
+            table = db.table("watches")
+            docs = table.all() if user_id is None else table.search(_Q.user_id == user_id)
+            return [Watch.model_validate(d) for d in docs]
+
+        return await self.store.run(get)
+
+    async def remove_watches(self, ids: list[str]) -> None:
+        await self.store.run(lambda db: db.table("watches").remove(_Q.id.one_of(ids)))
+
+    async def close_threads(self, cluster: str, job_ids: list[str]) -> None:
+        keys = [f"{cluster}:{j}" for j in job_ids]
+        await self.store.run(
+            lambda db: db.table("threads").update({"done": True}, _Q.key.one_of(keys))
+        )

@@ -1,0 +1,171 @@
+"""JobMonitor on the real lab, with a notifier that records instead of posting to Slack."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from bot.config import NotifyConfig
+from bot.core.models import Job, JobInfo, JobResource, JobState
+from bot.core.monitor import JobMonitor
+from bot.core.service import Service
+from bot.core.store import Store
+from bot.core.watches import JobThread, Watch, WatchStore
+from labkit import ALICE, Lab
+
+pytestmark = pytest.mark.lab
+
+
+@dataclass
+class Recorder:
+    cards: list[tuple[str, str]] = field(default_factory=list)  # (channel, job_id)
+    updates: list[tuple[str, JobState]] = field(default_factory=list)
+    replies: list[tuple[str, str]] = field(default_factory=list)  # (job_id, text)
+    notices: list[tuple[str, str]] = field(default_factory=list)
+
+    async def post_card(
+        self, channel: str, thread_ts: str | None, cluster: str, job: JobInfo
+    ) -> str:
+        self.cards.append((channel, job.job_id))
+        return f"ts-{len(self.cards)}"
+
+    async def update_card(self, thread: JobThread, job: JobInfo) -> None:
+        self.updates.append((thread.job_id, job.state))
+
+    async def post_reply(self, thread: JobThread, text: str, *, final: bool = False) -> None:
+        self.replies.append((thread.job_id, text))
+
+    async def post_notice(self, channel: str, text: str) -> None:
+        self.notices.append((channel, text))
+
+    def texts(self, job_id: str) -> list[str]:
+        return [t for j, t in self.replies if j == job_id]
+
+
+@dataclass
+class Rig:
+    service: Service
+    store: Store
+    watches: WatchStore
+    notifier: Recorder
+    monitor: JobMonitor
+
+    async def submit(self, command: str, **res: object) -> str:
+        _, client = self.service.client(ALICE, "lab")
+        job = Job(name=f"mon{secrets.token_hex(2)}", command=command,
+                  resources=JobResource.model_validate({"partition": "cpu", **res}))  # fmt: skip
+        job_id = await client.submit(self.service.renderer.render(job))
+        await self.monitor.follow(cluster="lab", job_id=job_id, user_id=ALICE, channel="C1",
+                                  card_ts=f"card-{job_id}", name=job.name)  # fmt: skip
+        return job_id
+
+    async def run_until_done(self, job_id: str, timeout: float = 60) -> None:
+        for _ in range(int(timeout)):
+            await self.monitor.tick("lab")
+            thread = await self.watches.thread("lab", job_id)
+            if thread and thread.done:
+                return
+            await asyncio.sleep(1)
+        raise AssertionError(f"job {job_id} never finished: {self.notifier.replies}")
+
+
+@pytest.fixture
+async def rig(lab: Lab, tmp_path: Path) -> AsyncIterator[Rig]:
+    service = Service(lab.config())
+    store = Store(tmp_path / "state.json")
+    watches = WatchStore(store)
+    notifier = Recorder()
+    monitor = JobMonitor(service, watches, notifier, NotifyConfig(time_limit_warning=58))
+    yield Rig(service, store, watches, notifier, monitor)
+    store.close()
+    await service.close()
+
+
+async def test_each_state_change_is_posted_once_then_a_summary(rig: Rig) -> None:
+    job_id = await rig.submit("echo step one; sleep 4; echo all done")
+    await rig.run_until_done(job_id)
+    texts = rig.notifier.texts(job_id)
+    states = [t.split(" ", 1)[0].split(":", 1)[0].strip("*,") for t in texts]
+    assert states[-1] == "COMPLETED" and "RUNNING" in states
+    assert len(states) == len(set(states)), texts  # no state posted twice
+    summary = texts[-1]
+    assert "exit code 0:0" in summary and "elapsed 00:00:0" in summary
+    assert "all done" in summary  # the output's last lines
+    assert rig.notifier.updates[-1] == (job_id, JobState.COMPLETED)
+    for _ in range(2):  # later ticks post nothing more
+        await rig.monitor.tick("lab")
+    assert rig.notifier.texts(job_id) == texts
+
+
+async def test_failed_job_summary_has_exit_code_and_output(rig: Rig) -> None:
+    job_id = await rig.submit("echo something broke >&2; echo last words; exit 3")
+    await rig.run_until_done(job_id)
+    summary = rig.notifier.texts(job_id)[-1]
+    assert summary.startswith("*FAILED*, exit code 3:0"), summary
+    assert "last words" in summary
+
+
+async def test_time_limit_warning_fires_once(rig: Rig) -> None:
+    job_id = await rig.submit("sleep 15", time_limit="1")
+    await rig.run_until_done(job_id)
+    warnings = [t for t in rig.notifier.texts(job_id) if "left before the time limit" in t]
+    assert len(warnings) == 1, rig.notifier.texts(job_id)
+
+
+async def test_watch_mine_picks_up_a_job_submitted_outside_the_bot(rig: Rig) -> None:
+    await rig.watches.add_watch(Watch(kind="mine", user_id=ALICE, account="alice", cluster="lab",
+                                      channel="C9"))  # fmt: skip
+    _, client = rig.service.client(ALICE, "lab")
+    res = await client.transport.run(["sbatch", "--parsable", "-p", "cpu", "--wrap", "sleep 3"])
+    job_id = res.stdout.strip()
+    await rig.monitor.tick("lab")
+    assert ("C9", job_id) in rig.notifier.cards
+    await rig.run_until_done(job_id)
+    assert rig.notifier.texts(job_id)[-1].startswith("*COMPLETED*")
+
+
+async def test_restart_posts_remaining_changes_once(rig: Rig, lab: Lab) -> None:
+    job_id = await rig.submit("sleep 6")
+    for _ in range(30):
+        await rig.monitor.tick("lab")
+        if any(t.startswith("RUNNING") for t in rig.notifier.texts(job_id)):
+            break
+        await asyncio.sleep(1)
+    # A new bot process: same state file, new service and monitor, and a transition that was
+    # being posted when the old one died.
+    rig.store.close()
+    store = Store(rig.store.path)
+    watches = WatchStore(store)
+    thread = await watches.thread("lab", job_id)
+    assert thread is not None and thread.state == JobState.RUNNING
+    await watches.save_thread(thread.model_copy(update={"in_flight": f"{thread.seq + 1}:RUNNING"}))
+    service = Service(lab.config())
+    restarted = JobMonitor(service, watches, rig.notifier, NotifyConfig(time_limit_warning=0))
+    rig.monitor, rig.watches = restarted, watches
+    await rig.run_until_done(job_id)
+    states = [t.split(" ", 1)[0].strip("*,") for t in rig.notifier.texts(job_id)]
+    assert states.count("RUNNING") == 1 and states.count("COMPLETED") == 1, states
+    store.close()
+    await service.close()
+
+
+async def test_outage_one_notice_no_false_states_then_catch_up(rig: Rig, lab: Lab) -> None:
+    job_id = await rig.submit("sleep 8")
+    await rig.monitor.tick("lab")
+    await lab.fault("sshd-cut")
+    try:
+        for _ in range(3):
+            await rig.monitor.tick("lab")
+        assert len(rig.notifier.notices) == 1 and "cannot be reached" in rig.notifier.notices[0][1]
+        await asyncio.sleep(10)  # the job ends while the bot cannot look
+    finally:
+        await lab.fault("sshd-up")
+    await rig.run_until_done(job_id)
+    assert len(rig.notifier.notices) == 2 and "answers again" in rig.notifier.notices[1][1]
+    texts = rig.notifier.texts(job_id)
+    assert texts[-1].startswith("*COMPLETED*") and not any("FAILED" in t for t in texts)
