@@ -14,6 +14,7 @@ import asyncio
 import socket
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from bot.core.models import Job, JobResource, JobState
 from bot.core.service import Service
+from bot.core.store import Store
 from bot.slack.app import EVENTS_PATH, build_app, start_http
 from labkit import ALICE, Lab, wait_state
 from slack_standin import SlackStandIn
@@ -62,7 +64,8 @@ async def main(n: int) -> int:
         return 2
     async with SlackStandIn() as standin:
         service = Service(lab.config())
-        app = build_app(service, settings_for(standin, http=True), http=True)
+        store = Store(Path(tempfile.mkdtemp()) / "state.json")
+        app = build_app(service, settings_for(standin, http=True), store, http=True)
         port = _free_port()
         runner = await start_http(app, "127.0.0.1", port)
         session = aiohttp.ClientSession()

@@ -14,6 +14,7 @@ from bot.config import Config, load_config, state_dir
 from bot.console.repl import repl, run_one
 from bot.core.audit import AuditLog
 from bot.core.service import Service
+from bot.core.store import Store
 from bot.errors import BotError
 
 
@@ -44,9 +45,11 @@ async def _serve(config: Config, http: bool, host: str, port: int) -> int:
 
     settings = SlackSettings.from_env(http=http)
     service = _service(config)
+    store = Store(state_dir() / "state.json")
     try:
-        await serve(service, settings, http=http, host=host, port=port)
+        await serve(service, settings, store, http=http, host=host, port=port)
     finally:
+        store.close()
         await service.close()
     return 0
 

@@ -8,6 +8,7 @@ import time
 import urllib.parse
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -17,6 +18,7 @@ from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
 
 from bot.core.service import Service
+from bot.core.store import Store
 from bot.slack.app import EVENTS_PATH, build_app, start_http, start_socket_mode
 from bot.slack.settings import SlackSettings
 from labkit import Lab
@@ -93,9 +95,12 @@ async def standin() -> AsyncIterator[SlackStandIn]:
 
 
 @pytest.fixture
-async def http_bot(lab: Lab, standin: SlackStandIn, unused_tcp_port: int) -> AsyncIterator[HttpBot]:
+async def http_bot(
+    lab: Lab, standin: SlackStandIn, unused_tcp_port: int, tmp_path: Path
+) -> AsyncIterator[HttpBot]:
     service = Service(lab.config())
-    app = build_app(service, settings_for(standin, http=True), http=True)
+    store = Store(tmp_path / "state.json")
+    app = build_app(service, settings_for(standin, http=True), store, http=True)
     runner: web.AppRunner = await start_http(app, "127.0.0.1", unused_tcp_port)
     session = aiohttp.ClientSession()
     try:
@@ -105,17 +110,20 @@ async def http_bot(lab: Lab, standin: SlackStandIn, unused_tcp_port: int) -> Asy
     finally:
         await session.close()
         await runner.cleanup()
+        store.close()
         await service.close()
 
 
 @pytest.fixture
-async def socket_bot(lab: Lab, standin: SlackStandIn) -> AsyncIterator[Service]:
+async def socket_bot(lab: Lab, standin: SlackStandIn, tmp_path: Path) -> AsyncIterator[Service]:
     service = Service(lab.config())
-    app = build_app(service, settings_for(standin, http=False), http=False)
+    store = Store(tmp_path / "state.json")
+    app = build_app(service, settings_for(standin, http=False), store, http=False)
     handler = await start_socket_mode(app, settings_for(standin, http=False))
     try:
         yield service
     finally:
         await handler.close_async()  # type: ignore[no-untyped-call]
         await app.client.session.close() if app.client.session else None
+        store.close()
         await service.close()

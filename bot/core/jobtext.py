@@ -80,5 +80,6 @@ def final_summary(info: JobInfo, usage: HistoryRecord | None, tail: str | None) 
                      "ask for more with --time")  # fmt: skip
     lines += [f"hint: {h}" for h in hints]
     if tail and tail.strip():
-        lines.append("last lines of output:\n```" + tail.rstrip("\n")[-1500:] + "```")
+        body = tail.rstrip("\n")[-1500:].replace("```", "'''")  # keep the fence whole
+        lines.append("last lines of output:\n```" + body + "```")
     return "\n".join(lines)

@@ -153,14 +153,25 @@ class JobMonitor:
             await self.store.save_thread(thread.model_copy(update={"done": True}))
             return 1
         final = info.state.is_terminal
+        text = await self._final_text(client, info) if final else transition_text(info)
+        before = thread
         thread = thread.model_copy(update={"in_flight": f"{thread.seq + 1}:{info.state.value}"})
         await self.store.save_thread(thread)  # intent first: a crash now can't cause a repost
-        text = await self._final_text(client, info) if final else transition_text(info)
-        await self.notifier.post_reply(thread, text, final=final)
-        await self.notifier.update_card(thread, info)
-        await self.store.save_thread(thread.model_copy(update={
+        try:
+            await self.notifier.post_reply(thread, text, final=final)
+        except Exception:
+            # Slack said no (or could not be reached): nothing was posted, try next tick.
+            log.exception("posting to job %s's thread failed", thread.job_id)
+            await self.store.save_thread(before)
+            return 0
+        posted = thread.model_copy(update={
             "seq": thread.seq + 1, "state": info.state, "in_flight": None, "done": final,
-        }))  # fmt: skip
+        })  # fmt: skip
+        await self.store.save_thread(posted)
+        try:
+            await self.notifier.update_card(posted, info)
+        except Exception:
+            log.exception("updating job %s's card failed", thread.job_id)
         return 1
 
     async def _final_text(self, client: SlurmClient, info: JobInfo) -> str:

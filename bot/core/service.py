@@ -6,6 +6,7 @@ Every surface (Slack listeners, console, tests) calls `Service.handle(user_id, t
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -20,6 +21,9 @@ from bot.core.slurm.client import SlurmClient
 from bot.errors import AccessDenied, BotError, UsageError
 from bot.transport.pool import TransportPool
 
+if TYPE_CHECKING:
+    from bot.core.monitor import JobMonitor
+
 log = logging.getLogger(__name__)
 
 
@@ -33,6 +37,7 @@ class Service:
     ) -> None:
         self.config = config
         self.audit = audit
+        self.monitor: JobMonitor | None = None  # set by the Slack app: watches live there
         self.pool = pool or TransportPool()
         self.renderer = renderer or ScriptRenderer(config.templates, config.templates_dir)
         self._clients: dict[tuple[str, str], SlurmClient] = {}

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 
 import aiohttp
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.core.monitor import JobMonitor
 from bot.core.service import Service
+from bot.core.store import Store
+from bot.core.watches import WatchStore
 from bot.errors import ConfigError
 from bot.slack import listeners
 from bot.slack.context import SlackContext
+from bot.slack.notifier import SlackNotifier
 from bot.slack.settings import SlackSettings
 
 log = logging.getLogger(__name__)
@@ -33,8 +39,11 @@ def web_client(settings: SlackSettings) -> AsyncWebClient:
     return client
 
 
-def build_app(service: Service, settings: SlackSettings, *, http: bool) -> AsyncApp:
+def build_app(service: Service, settings: SlackSettings, store: Store, *, http: bool) -> AsyncApp:
+    """The Bolt app, its listeners, and the job monitor posting through the same client."""
     client = web_client(settings)
+    monitor = JobMonitor(service, WatchStore(store), SlackNotifier(client), service.config.notify)
+    service.monitor = monitor
     app = AsyncApp(
         client=client,
         signing_secret=settings.signing_secret.get_secret_value()
@@ -44,7 +53,7 @@ def build_app(service: Service, settings: SlackSettings, *, http: bool) -> Async
         request_verification_enabled=http,
         process_before_response=False,
     )
-    listeners.register(app, SlackContext(service))
+    listeners.register(app, SlackContext(service, monitor))
     return app
 
 
@@ -76,20 +85,41 @@ async def check_token(app: AsyncApp) -> str:
     return f"@{resp['user']} in {resp['team']}"
 
 
+def start_polling(service: Service) -> AsyncIOScheduler:
+    """One poll job per cluster. A tick still running when the next is due is skipped, not
+    stacked (max_instances=1, coalesce)."""
+    monitor = service.monitor
+    assert monitor is not None
+    every = service.config.notify.poll_interval
+    scheduler = AsyncIOScheduler()
+    for cluster in service.config.clusters:
+        scheduler.add_job(
+            monitor.tick, "interval", seconds=every, args=[cluster.name], id=f"poll-{cluster.name}",
+            max_instances=1, coalesce=True, misfire_grace_time=int(every),
+            next_run_time=datetime.now(),
+        )  # fmt: skip
+    scheduler.start()
+    return scheduler
+
+
 async def serve(
-    service: Service, settings: SlackSettings, *, http: bool, host: str, port: int
+    service: Service, settings: SlackSettings, store: Store, *, http: bool, host: str, port: int
 ) -> None:
-    app = build_app(service, settings, http=http)
+    app = build_app(service, settings, store, http=http)
     log.info("Slack bot %s", await check_token(app))
-    if http:
-        runner = await start_http(app, host, port)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await runner.cleanup()
-    else:
-        handler = await start_socket_mode(app, settings)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await handler.close_async()  # type: ignore[no-untyped-call]
+    scheduler = start_polling(service)
+    try:
+        if http:
+            runner = await start_http(app, host, port)
+            try:
+                await asyncio.Event().wait()
+            finally:
+                await runner.cleanup()
+        else:
+            handler = await start_socket_mode(app, settings)
+            try:
+                await asyncio.Event().wait()
+            finally:
+                await handler.close_async()  # type: ignore[no-untyped-call]
+    finally:
+        scheduler.shutdown(wait=False)

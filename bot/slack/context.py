@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.core.monitor import JobMonitor
+from bot.core.replies import Submitted
 from bot.core.service import Service
 from bot.slack.dedup import RecentIds
 
@@ -11,4 +13,24 @@ from bot.slack.dedup import RecentIds
 @dataclass
 class SlackContext:
     service: Service
+    monitor: JobMonitor
     recent: RecentIds = field(default_factory=RecentIds)
+
+    async def follow(
+        self,
+        user_id: str,
+        reply: Submitted,
+        channel: str,
+        card_ts: str,
+        thread_ts: str | None = None,
+    ) -> None:
+        """A submitted job's card is posted: its state changes go into that thread."""
+        await self.monitor.follow(
+            cluster=reply.cluster,
+            job_id=reply.job_id,
+            user_id=user_id,
+            channel=channel,
+            card_ts=card_ts,
+            thread_ts=thread_ts,
+            name=reply.job.name,
+        )

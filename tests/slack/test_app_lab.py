@@ -187,3 +187,30 @@ async def test_rate_limited_post_is_retried_and_arrives(http_bot: HttpBot) -> No
     assert calls[0].params.get("_fault") == 429 and "_fault" not in calls[1].params
     assert calls[1].at - calls[0].at >= 0.9  # waited for Retry-After
     assert "commands:" in _text(calls[1])
+
+
+async def test_submitted_job_gets_its_thread_and_card_updates(http_bot: HttpBot) -> None:
+    tag = f"thr{secrets.token_hex(3)}"
+    await http_bot.command(f"submit -J {tag} -p cpu -- sleep 3; echo finished {tag}", ALICE)
+    [card] = await http_bot.standin.wait_for("chat.postMessage", timeout=30)
+    monitor = http_bot.service.monitor
+    assert monitor is not None
+    [job_id] = await _jobs_named(http_bot.service, tag)
+    for _ in range(40):
+        await monitor.tick("lab")
+        thread = await monitor.store.thread("lab", job_id)
+        if thread is not None and thread.done:
+            break
+        await asyncio.sleep(1)
+    assert thread is not None and thread.done
+    assert card.params["channel"] == thread.channel == "C1"
+    replies = [c for c in http_bot.standin.calls_to("chat.postMessage")
+               if c.params.get("thread_ts") == thread.card_ts]  # fmt: skip
+    texts = [_text(c) for c in replies]
+    assert any("RUNNING" in t for t in texts) and "COMPLETED" in texts[-1]
+    assert f"finished {tag}" in texts[-1] and "exit code 0:0" in texts[-1]
+    updates = [
+        c for c in http_bot.standin.calls_to("chat.update") if c.params["ts"] == thread.card_ts
+    ]
+    assert updates and "COMPLETED" in _text(updates[-1])
+    assert not http_bot.standin.violations

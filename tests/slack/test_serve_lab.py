@@ -31,7 +31,7 @@ async def _start(
     tmp_path: Path, lab: Lab, env: dict[str, str], *args: str
 ) -> asyncio.subprocess.Process:
     cfg = tmp_path / "srunx-bot.yaml"
-    cfg.write_text(yaml.safe_dump(lab.config_data()))
+    cfg.write_text(yaml.safe_dump({**lab.config_data(), "notify": {"poll_interval": 1}}))
     full = {**os.environ, "SRUNX_BOT_CONFIG": str(cfg), "SRUNX_BOT_STATE": str(tmp_path), **env}
     return await asyncio.create_subprocess_exec(
         sys.executable,
@@ -119,3 +119,56 @@ async def test_bad_token_is_one_clear_startup_error(
     assert proc.returncode == 2
     assert "Slack refused SLACK_BOT_TOKEN (invalid_auth)" in out.decode()
     assert "Traceback" not in out.decode() and "xoxb-wrong" not in out.decode()
+
+
+async def _signed_command(port: int, standin: SlackStandIn, text: str, name: str) -> None:
+    body = urllib.parse.urlencode(
+        slash_command_body(text, user_id=ALICE, response_url=standin.response_url(name),
+                           trigger_id=f"trig-{name}")
+    )  # fmt: skip
+    hdrs = {"Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, body)}
+    async with aiohttp.ClientSession() as session:
+        for _ in range(100):  # until it listens
+            try:
+                async with session.post(f"http://127.0.0.1:{port}/slack/events", data=body,
+                                        headers=hdrs) as resp:  # fmt: skip
+                    assert resp.status == 200
+                    return
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.2)
+    raise AssertionError("bot serve --http never listened")
+
+
+def _thread_texts(standin: SlackStandIn, card_ts: str) -> list[str]:
+    return [
+        str(c.params.get("text"))
+        for c in standin.calls_to("chat.postMessage")
+        if c.params.get("thread_ts") == card_ts
+    ]
+
+
+async def test_killed_bot_resumes_and_posts_each_change_once(
+    tmp_path: Path, lab: Lab, standin: SlackStandIn, procs: list[asyncio.subprocess.Process]
+) -> None:
+    port = _port()
+    env = {"SLACK_BOT_TOKEN": standin.bot_token, "SLACK_SIGNING_SECRET": SECRET,
+           "SLACK_API_URL": standin.api_url}  # fmt: skip
+    args = ("--http", "--port", str(port), "--host", "127.0.0.1")
+    procs.append(await _start(tmp_path, lab, env, *args))
+    await _signed_command(port, standin, "submit -J killtest -p cpu -- sleep 12", "k1")
+    [card] = await standin.wait_for("chat.postMessage", timeout=30)
+    running = await standin.wait_for(
+        "chat.postMessage", timeout=40, where=lambda c: "RUNNING" in str(c.params.get("text"))
+    )
+    card_ts = str(running[0].params["thread_ts"])
+    procs[0].kill()  # kill -9: no cleanup, no goodbye
+    await procs[0].wait()
+    procs.append(await _start(tmp_path, lab, env, *args))
+    await standin.wait_for(
+        "chat.postMessage", timeout=60, where=lambda c: "COMPLETED" in str(c.params.get("text"))
+    )
+    await asyncio.sleep(3)  # a few more ticks: nothing more may arrive
+    texts = _thread_texts(standin, card_ts)
+    assert sum("RUNNING" in t for t in texts) == 1, texts
+    assert sum("COMPLETED" in t for t in texts) == 1, texts
+    assert card.params["channel"] == "C1"

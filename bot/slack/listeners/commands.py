@@ -37,28 +37,35 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             dm=command.get("channel_name") == "directmessage",
         )
         fallback, blocks = render_blocks(reply)
-        if isinstance(reply, r.Submitted) and await _post(client, channel, fallback, blocks):
-            await respond(delete_original=True)
+        if isinstance(reply, r.Submitted):
+            ts = await _post(client, channel, fallback, blocks)
+            if ts is not None:
+                await ctx.follow(command["user_id"], reply, channel, ts)
+                await respond(delete_original=True)
+                return
+            await respond(
+                text=fallback, blocks=blocks, response_type="in_channel", replace_original=False
+            )
+            await respond(
+                text="Invite @srunx to this channel to get the job's updates in a thread.",
+                response_type="ephemeral",
+            )
             return
-        public = isinstance(reply, r.Submitted)
         await respond(
-            text=fallback,
-            blocks=blocks,
-            response_type="in_channel" if public else "ephemeral",
-            replace_original=not public,
+            text=fallback, blocks=blocks, response_type="ephemeral", replace_original=True
         )
 
     app.command("/srunx")(on_srunx)
 
 
-async def _post(client: AsyncWebClient, channel: str, text: str, blocks: list[Any]) -> bool:
-    """Post in the channel (a message with a ts, for the job's thread); False when the bot
+async def _post(client: AsyncWebClient, channel: str, text: str, blocks: list[Any]) -> str | None:
+    """Post in the channel (a message with a ts, for the job's thread); None when the bot
     is not allowed there, so the caller falls back to the command's response_url."""
     try:
-        await client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        resp = await client.chat_postMessage(channel=channel, text=text, blocks=blocks)
     except SlackApiError as e:
         log.info(
             "cannot post in %s (%s); answering through response_url", channel, e.response["error"]
         )
-        return False
-    return True
+        return None
+    return str(resp["ts"])

@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.core.replies import Submitted
 from bot.slack.blocks import render_blocks
 from bot.slack.context import SlackContext
 from bot.slack.text import command_text
@@ -45,9 +46,14 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             event.get("user", ""), text, channel=event["channel"], dm=True
         )
         fallback, blocks = render_blocks(reply)
-        await client.chat_postMessage(
+        resp = await client.chat_postMessage(
             channel=event["channel"], thread_ts=event.get("thread_ts"), text=fallback, blocks=blocks
         )
+        if isinstance(reply, Submitted):
+            ts = str(resp["ts"])
+            await ctx.follow(
+                event.get("user", ""), reply, event["channel"], ts, event.get("thread_ts") or ts
+            )
 
     app.event("app_mention")(on_mention)
     app.event("message")(on_message)

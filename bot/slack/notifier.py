@@ -1,0 +1,73 @@
+"""The monitor's messages in Slack: job cards, thread replies and notices.
+
+Posts to one channel go out in order and at most about one per second (Slack's per-channel
+pace); 429s are waited out by the Web client's retry handler (Retry-After)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.core.models import JobInfo
+from bot.core.replies import StatusReply
+from bot.core.watches import JobThread
+from bot.slack.blocks import render_blocks, section
+from bot.slack.text import escape
+
+
+class ChannelPacer:
+    def __init__(self, interval: float = 1.0) -> None:
+        self.interval = interval
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._last: dict[str, float] = {}
+
+    @asynccontextmanager
+    async def slot(self, channel: str) -> AsyncIterator[None]:
+        # asyncio.Lock wakes waiters in arrival order, so posts keep their order.
+        async with self._locks.setdefault(channel, asyncio.Lock()):
+            wait = self._last.get(channel, 0.0) + self.interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                yield
+            finally:
+                self._last[channel] = time.monotonic()
+
+
+class SlackNotifier:
+    def __init__(self, client: AsyncWebClient, pacer: ChannelPacer | None = None) -> None:
+        self.client = client
+        self.pacer = pacer or ChannelPacer()
+
+    async def post_card(
+        self, channel: str, thread_ts: str | None, cluster: str, job: JobInfo
+    ) -> str:
+        text, blocks = render_blocks(StatusReply(cluster=cluster, job=job))
+        async with self.pacer.slot(channel):
+            resp = await self.client.chat_postMessage(
+                channel=channel, thread_ts=thread_ts, text=text, blocks=blocks
+            )
+        return str(resp["ts"])
+
+    async def update_card(self, thread: JobThread, job: JobInfo) -> None:
+        text, blocks = render_blocks(StatusReply(cluster=thread.cluster, job=job))
+        await self.client.chat_update(
+            channel=thread.channel, ts=thread.card_ts, text=text, blocks=blocks
+        )
+
+    async def post_reply(self, thread: JobThread, text: str, *, final: bool = False) -> None:
+        safe = escape(text)
+        async with self.pacer.slot(thread.channel):
+            await self.client.chat_postMessage(
+                channel=thread.channel, thread_ts=thread.thread_ts, text=safe[:3000],
+                blocks=[section(safe)],
+            )  # fmt: skip
+
+    async def post_notice(self, channel: str, text: str) -> None:
+        safe = f":warning: {escape(text)}"
+        async with self.pacer.slot(channel):
+            await self.client.chat_postMessage(channel=channel, text=safe, blocks=[section(safe)])
