@@ -70,6 +70,38 @@ class HttpBot:
             headers = sign(SECRET, body)
         return await self.post(body, "application/x-www-form-urlencoded", headers)
 
+    async def click(
+        self, action_id: str, value: str, user: str, *, channel: str = "C1", message_ts: str
+    ) -> tuple[int, str, float]:
+        """A button click on a message, as a signed `block_actions` payload."""
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user},
+            "team": {"id": "T1"},
+            "api_app_id": "A1",
+            "trigger_id": f"click-{action_id}",
+            "channel": {"id": channel},
+            "container": {
+                "type": "message",
+                "message_ts": message_ts,
+                "channel_id": channel,
+                "is_ephemeral": False,
+            },
+            "message": {"ts": message_ts, "type": "message"},
+            "response_url": self.standin.response_url(f"click-{action_id}"),
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": "job_actions",
+                    "value": value,
+                    "action_ts": "1",
+                }
+            ],
+        }
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+        return await self.post(body, "application/x-www-form-urlencoded")
+
     async def event(
         self, event: dict[str, Any], event_id: str, extra_headers: dict[str, str] | None = None
     ) -> tuple[int, str, float]:

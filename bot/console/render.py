@@ -83,8 +83,18 @@ def render_text(reply: r.Reply) -> str:
     match reply:
         case r.ErrorReply():
             return f"error: {reply.message}"
-        case r.HelpReply() | r.ConfigReply():
+        case r.HelpReply() | r.ConfigReply() | r.Done():
             return reply.text
+        case r.WatchesReply():
+            if not reply.watches:
+                return f"no watches of {reply.scope}"
+            rows = [
+                [w.id, w.kind, w.job_id or "(all jobs)", w.account, w.cluster, w.channel]
+                for w in reply.watches
+            ]
+            return f"watches of {reply.scope}:\n" + table(
+                ["ID", "KIND", "JOB", "ACCOUNT", "CLUSTER", "CHANNEL"], rows
+            )
         case r.Submitted():
             res = reply.job.resources
             bits = [

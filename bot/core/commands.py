@@ -62,10 +62,41 @@ class Help(_Cmd):
     topic: str | None = None
 
 
+class WatchJob(_Cmd):
+    kind: Literal["watch_job"] = "watch_job"
+    job_id: str
+
+
+class WatchMine(_Cmd):
+    kind: Literal["watch_mine"] = "watch_mine"
+
+
+class ListWatches(_Cmd):
+    kind: Literal["watches"] = "watches"
+
+
+class Unwatch(_Cmd):
+    kind: Literal["unwatch"] = "unwatch"
+    target: str  # a watch id, a job id, or "mine"
+
+
 class ConfigShow(_Cmd):
     kind: Literal["config"] = "config"
 
 
 Command = (
-    Submit | Status | ListJobs | Cancel | Tail | Resources | History | Clusters | ConfigShow | Help
+    Submit
+    | Status
+    | ListJobs
+    | Cancel
+    | Tail
+    | Resources
+    | History
+    | Clusters
+    | ConfigShow
+    | WatchJob
+    | WatchMine
+    | ListWatches
+    | Unwatch
+    | Help
 )

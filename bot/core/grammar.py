@@ -205,6 +205,21 @@ def _plain_parser(prog: str) -> _Parser:
     return p
 
 
+def _watch_parser() -> _Parser:
+    p = _new("watch")
+    p.add_argument("what", choices=["job", "mine"])
+    p.add_argument("job_id", metavar="ID", nargs="?", type=_typed(validate_job_id))
+    _cluster_arg(p)
+    return p
+
+
+def _unwatch_parser() -> _Parser:
+    p = _new("unwatch")
+    p.add_argument("target", metavar="ID|mine")
+    _cluster_arg(p)
+    return p
+
+
 def _config_parser() -> _Parser:
     p = _new("config")
     p.add_argument("action", choices=["show"])
@@ -256,6 +271,13 @@ COMMANDS: dict[str, Spec] = {
         _history_parser,
     ),
     "clusters": Spec("clusters", "configured clusters", lambda: _plain_parser("clusters")),
+    "watch": Spec(
+        "watch job ID | watch mine [--cluster NAME]",
+        "follow a job (or all your jobs, new ones too) in its own thread",
+        _watch_parser,
+    ),
+    "watches": Spec("watches", "your watches, with their ids", lambda: _plain_parser("watches")),
+    "unwatch": Spec("unwatch ID|mine", "stop a watch (a watch id or a job id)", _unwatch_parser),
     "config": Spec("config show", "the bot's configuration (admins only)", _config_parser),
     "help": Spec("help [COMMAND]", "this help, or one command's", _help_parser),
 }
@@ -318,6 +340,21 @@ def parse(text: str) -> c.Command:
             return c.History(since=since, since_text=ns.since, cluster=ns.cluster)
         case "config":
             return c.ConfigShow()
+        case "watch":
+            if ns.what == "mine":
+                if ns.job_id:
+                    raise UsageError("`watch mine` takes no job id; `watch job ID` follows one job")
+                return c.WatchMine(cluster=ns.cluster)
+            if not ns.job_id:
+                raise UsageError(f"`watch job` needs a job id; usage: `{COMMANDS['watch'].usage}`")
+            return c.WatchJob(job_id=ns.job_id, cluster=ns.cluster)
+        case "watches":
+            return c.ListWatches(cluster=ns.cluster)
+        case "unwatch":
+            target = ns.target.lower() if ns.target.lower() == "mine" else ns.target
+            if target != "mine" and not re.fullmatch(r"w[0-9a-f]{4}|\d+(_\d+)?", target):
+                raise UsageError("`unwatch` takes a watch id (see `watches`), a job id or `mine`")
+            return c.Unwatch(target=target, cluster=ns.cluster)
         case "clusters":
             return c.Clusters(cluster=ns.cluster)
         case _:

@@ -35,15 +35,20 @@ def transition_text(info: JobInfo) -> str:
         case JobState.RUNNING:
             where = f" on {info.nodelist}" if info.nodelist else ""
             start, submit = _when(info.start_time), _when(info.submit_time)
-            waited = f" after {human_seconds((start - submit).total_seconds())} in queue" if (
-                start and submit) else ""  # fmt: skip
+            waited = (
+                f" after {human_seconds((start - submit).total_seconds())} in queue"
+                if (start and submit)
+                else ""
+            )
             return f"RUNNING{where}{waited}"
     return info.state.value
 
 
 def time_warning_text(info: JobInfo, left: int) -> str:
-    return (f"about {human_seconds(left)} left before the time limit ({info.time_limit}); "
-            "Slurm stops the job then")  # fmt: skip
+    return (
+        f"about {human_seconds(left)} left before the time limit ({info.time_limit}); "
+        "Slurm stops the job then"
+    )
 
 
 def _cpus(tres: str) -> int:
@@ -67,8 +72,10 @@ def final_summary(info: JobInfo, usage: HistoryRecord | None, tail: str | None) 
             if eff < LOW_CPU_EFFICIENCY and elapsed >= 60:
                 hints.append(f"it used {eff:.0%} of the CPUs it asked for: ask for fewer (-c)")
         if usage.max_rss:
-            facts.append(f"max memory {usage.max_rss}" + (f" of {usage.req_mem} requested"
-                                                          if usage.req_mem else ""))  # fmt: skip
+            facts.append(
+                f"max memory {usage.max_rss}"
+                + (f" of {usage.req_mem} requested" if usage.req_mem else "")
+            )
         if usage.gpus:
             facts.append(f"{usage.gpus} GPU{'s' if usage.gpus > 1 else ''}")
         lines.append(" · ".join(facts))
@@ -76,8 +83,9 @@ def final_summary(info: JobInfo, usage: HistoryRecord | None, tail: str | None) 
         req = f" ({usage.req_mem} requested)" if usage and usage.req_mem else ""
         hints.append(f"it ran out of memory{req}: ask for more with --mem")
     if info.state == JobState.TIMEOUT:
-        hints.append(f"it hit its time limit ({info.time_limit or 'the limit'}): "
-                     "ask for more with --time")  # fmt: skip
+        hints.append(
+            f"it hit its time limit ({info.time_limit or 'the limit'}): ask for more with --time"
+        )
     lines += [f"hint: {h}" for h in hints]
     if tail and tail.strip():
         body = tail.rstrip("\n")[-1500:].replace("```", "'''")  # keep the fence whole

@@ -20,7 +20,7 @@ from bot.core.models import JobInfo, JobState, duration_seconds
 from bot.core.service import Service
 from bot.core.slurm.client import SlurmClient, Survey
 from bot.core.watches import JobThread, Watch, WatchStore
-from bot.errors import BotError
+from bot.errors import AccessDenied, BotError, SlurmError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +80,15 @@ class JobMonitor:
         if existing is not None and not existing.done:
             return existing
         thread = JobThread(
-            cluster=cluster, job_id=job_id, account=self.service.grant(user_id).account,
-            user_id=user_id, channel=channel, card_ts=card_ts, thread_ts=thread_ts or card_ts,
+            cluster=cluster,
+            job_id=job_id,
+            account=self.service.grant(user_id).account,
+            user_id=user_id,
+            channel=channel,
+            card_ts=card_ts,
+            thread_ts=thread_ts or card_ts,
             name=name,
-        )  # fmt: skip
+        )
         await self.store.save_thread(thread)
         return thread
 
@@ -131,8 +136,14 @@ class JobMonitor:
             if existing is not None:
                 continue
             ts = await self.notifier.post_card(watch.channel, None, watch.cluster, job)
-            await self.follow(cluster=watch.cluster, job_id=job_id, user_id=watch.user_id,
-                              channel=watch.channel, card_ts=ts, name=job.name)  # fmt: skip
+            await self.follow(
+                cluster=watch.cluster,
+                job_id=job_id,
+                user_id=watch.user_id,
+                channel=watch.channel,
+                card_ts=ts,
+                name=job.name,
+            )
 
     async def _advance(self, client: SlurmClient, thread: JobThread, info: JobInfo) -> int:
         """Post what changed since the thread's last post; returns messages posted."""
@@ -142,14 +153,16 @@ class JobMonitor:
             # The bot died while posting this transition: it may be in Slack already. Count it
             # as posted rather than risk a double post.
             seq, _, state = thread.in_flight.partition(":")
-            thread = thread.model_copy(update={"seq": int(seq), "state": JobState(state),
-                                                "in_flight": None})  # fmt: skip
+            thread = thread.model_copy(
+                update={"seq": int(seq), "state": JobState(state), "in_flight": None}
+            )
             await self.store.save_thread(thread)
         if info.state == thread.state:
             return await self._maybe_warn(thread, info)
         if info.state == JobState.NOT_FOUND:
-            await self.notifier.post_reply(thread, f"Slurm no longer knows job {thread.job_id}; "
-                                                   "stopped following it")  # fmt: skip
+            await self.notifier.post_reply(
+                thread, f"Slurm no longer knows job {thread.job_id}; stopped following it"
+            )
             await self.store.save_thread(thread.model_copy(update={"done": True}))
             return 1
         final = info.state.is_terminal
@@ -164,9 +177,14 @@ class JobMonitor:
             log.exception("posting to job %s's thread failed", thread.job_id)
             await self.store.save_thread(before)
             return 0
-        posted = thread.model_copy(update={
-            "seq": thread.seq + 1, "state": info.state, "in_flight": None, "done": final,
-        })  # fmt: skip
+        posted = thread.model_copy(
+            update={
+                "seq": thread.seq + 1,
+                "state": info.state,
+                "in_flight": None,
+                "done": final,
+            }
+        )
         await self.store.save_thread(posted)
         try:
             await self.notifier.update_card(posted, info)
@@ -208,11 +226,106 @@ class JobMonitor:
             self._outage[cluster] = problems[0]
             for ch in channels:
                 await self.notifier.post_notice(
-                    ch, f"cluster {cluster} cannot be reached: {problems[0]}. Job states stay "
-                        "as they were; updates resume when it answers again.")  # fmt: skip
+                    ch,
+                    f"cluster {cluster} cannot be reached: {problems[0]}. Job states stay "
+                    "as they were; updates resume when it answers again.",
+                )
         elif not problems and cluster in self._outage:
             del self._outage[cluster]
             for ch in channels:
                 await self.notifier.post_notice(
                     ch, f"cluster {cluster} answers again; catching up on what changed."
                 )
+
+
+class WatchCommands:
+    """`watch job`, `watch mine`, `watches`, `unwatch`: what a user follows and where."""
+
+    def __init__(self, monitor: JobMonitor) -> None:
+        self.monitor = monitor
+        self.store = monitor.store
+        self.service = monitor.service
+
+    async def watch_job(self, user_id: str, cluster: str, job_id: str, channel: str) -> str:
+        _, client = self.service.client(user_id, cluster)
+        account = self.service.grant(user_id).account
+        info = await client.job(job_id)
+        if info.state == JobState.NOT_FOUND:
+            raise UsageError(f"no job {job_id} on {cluster}")
+        if info.user and info.user != account and not self.service.config.is_admin(user_id):
+            raise AccessDenied(f"job {job_id} belongs to {info.user}; you can watch your own jobs")
+        if info.state.is_terminal:
+            raise UsageError(f"job {job_id} already ended ({info.state.value}); `status {job_id}`")
+        existing = await self.store.thread(cluster, job_id)
+        if existing is None or existing.done:
+            ts = await self.monitor.notifier.post_card(channel, None, cluster, info)
+            await self.monitor.follow(
+                cluster=cluster,
+                job_id=job_id,
+                user_id=user_id,
+                channel=channel,
+                card_ts=ts,
+                name=info.name,
+            )
+        watch = await self.store.add_watch(
+            Watch(
+                kind="job",
+                user_id=user_id,
+                account=account,
+                cluster=cluster,
+                channel=channel,
+                job_id=job_id,
+            )
+        )
+        return f"watching job {job_id} on {cluster} (watch {watch.id}): changes go to its thread"
+
+    async def watch_mine(self, user_id: str, cluster: str, channel: str) -> str:
+        _, client = self.service.client(user_id, cluster)
+        account = self.service.grant(user_id).account
+        survey = await client.survey(account, [])
+        if survey.problem and not survey.jobs:
+            raise SlurmError(f"cannot list your jobs on {cluster} now: {survey.problem}")
+        ended = sorted({array_parent(j.job_id) for j in survey.jobs if j.state.is_terminal})
+        watch = await self.store.add_watch(
+            Watch(
+                kind="mine",
+                user_id=user_id,
+                account=account,
+                cluster=cluster,
+                channel=channel,
+                baseline=ended,
+            )
+        )
+        return (
+            f"watching all jobs of {account} on {cluster}, new ones too (watch {watch.id}): "
+            "each gets its own thread here"
+        )
+
+    async def list(self, user_id: str) -> tuple[str, list[Watch]]:
+        admin = self.service.config.is_admin(user_id)
+        return ("all users" if admin else "you"), await self.store.watches(
+            None if admin else user_id
+        )
+
+    async def unwatch(self, user_id: str, cluster: str, target: str) -> str:
+        scope, watches = await self.list(user_id)
+        if target == "mine":
+            gone = [
+                w
+                for w in watches
+                if w.kind == "mine" and w.user_id == user_id and w.cluster == cluster
+            ]
+        else:
+            gone = [
+                w
+                for w in watches
+                if w.id == target or (w.job_id == target and w.cluster == cluster)
+            ]
+        if not gone and target != "mine" and (await self.store.thread(cluster, target)) is None:
+            raise UsageError(f"no watch `{target}` of {scope}; `watches` lists them")
+        await self.store.remove_watches([w.id for w in gone])
+        jobs = [w.job_id for w in gone if w.job_id] + ([target] if target[0].isdigit() else [])
+        await self.store.close_threads(cluster, jobs)
+        return f"stopped {len(gone)} watch{'es' if len(gone) != 1 else ''}" + (
+            f"; job {target} is no longer followed" if target[0].isdigit() else ""
+        )

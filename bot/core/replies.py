@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from bot.core.models import HistoryRecord, Job, JobInfo, ResourceSnapshot
+from bot.core.watches import Watch
 
 
 class _Reply(BaseModel):
@@ -95,6 +96,21 @@ class ClustersReply(_Reply):
     clusters: list[ClusterSummary]
 
 
+class Done(_Reply):
+    """A short confirmation (watch started or stopped)."""
+
+    kind: Literal["done"] = "done"
+    text: str
+    ephemeral: bool = True
+
+
+class WatchesReply(_Reply):
+    kind: Literal["watches"] = "watches"
+    scope: str
+    watches: list[Watch]
+    ephemeral: bool = True
+
+
 class ConfigReply(_Reply):
     kind: Literal["config"] = "config"
     text: str
@@ -114,4 +130,6 @@ Reply = (
     | HistoryReply
     | ClustersReply
     | ConfigReply
+    | Done
+    | WatchesReply
 )

@@ -79,7 +79,7 @@ class Service:
         try:
             self.grant(user_id)
             self.check_channel(channel, dm)
-            reply = await self.execute(user_id, parse(text))
+            reply = await self.execute(user_id, parse(text), channel)
         except BotError as e:
             reply = r.ErrorReply(message=str(e))
         except Exception:
@@ -101,7 +101,7 @@ class Service:
             )
         return reply
 
-    async def execute(self, user_id: str, cmd: c.Command) -> r.Reply:
+    async def execute(self, user_id: str, cmd: c.Command, channel: str | None = None) -> r.Reply:
         if isinstance(cmd, c.Help):
             return r.HelpReply(text=help_text(cmd.topic))
         if isinstance(cmd, c.Clusters):
@@ -114,6 +114,8 @@ class Service:
             return r.ConfigReply(text=text)
         cluster, client = self.client(user_id, cmd.cluster)
         account = self.grant(user_id).account
+        if isinstance(cmd, c.WatchJob | c.WatchMine | c.ListWatches | c.Unwatch):
+            return await self._watch(user_id, cluster.name, cmd, channel)
         match cmd:
             case c.Submit():
                 return await self._submit(cluster, client, account, cmd)
@@ -145,6 +147,28 @@ class Service:
                     cluster=cluster.name, account=account, since=cmd.since_text, records=records
                 )
         raise UsageError(f"`{cmd.kind}` is not available here")
+
+    async def _watch(
+        self,
+        user_id: str,
+        cluster: str,
+        cmd: c.WatchJob | c.WatchMine | c.ListWatches | c.Unwatch,
+        channel: str | None,
+    ) -> r.Reply:
+        if self.monitor is None or channel is None:
+            raise UsageError("watches post into Slack threads: use them in Slack (`bot serve`)")
+        from bot.core.monitor import WatchCommands
+
+        watches = WatchCommands(self.monitor)
+        match cmd:
+            case c.WatchJob():
+                return r.Done(text=await watches.watch_job(user_id, cluster, cmd.job_id, channel))
+            case c.WatchMine():
+                return r.Done(text=await watches.watch_mine(user_id, cluster, channel))
+            case c.Unwatch():
+                return r.Done(text=await watches.unwatch(user_id, cluster, cmd.target))
+        scope, items = await watches.list(user_id)
+        return r.WatchesReply(scope=scope, watches=items)
 
     async def _submit(
         self, cluster: ClusterConfig, client: SlurmClient, account: str, cmd: c.Submit

@@ -94,10 +94,16 @@ def start_polling(service: Service) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler()
     for cluster in service.config.clusters:
         scheduler.add_job(
-            monitor.tick, "interval", seconds=every, args=[cluster.name], id=f"poll-{cluster.name}",
-            max_instances=1, coalesce=True, misfire_grace_time=int(every),
+            monitor.tick,
+            "interval",
+            seconds=every,
+            args=[cluster.name],
+            id=f"poll-{cluster.name}",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=int(every),
             next_run_time=datetime.now(),
-        )  # fmt: skip
+        )
     scheduler.start()
     return scheduler
 

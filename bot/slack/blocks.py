@@ -79,6 +79,45 @@ def code_block(text: str, *, keep: str = "head", what: str = "more lines") -> Bl
     return section(code("\n".join(kept)))
 
 
+def job_buttons(cluster: str, job_id: str, *, running: bool) -> Block:
+    """Refresh, Tail, and (while it runs) Cancel, with a confirmation dialog."""
+    value = f"{cluster}|{job_id}"
+    buttons: list[Block] = [
+        {
+            "type": "button",
+            "action_id": "job_refresh",
+            "value": value,
+            "text": {"type": "plain_text", "text": "Refresh"},
+        },
+        {
+            "type": "button",
+            "action_id": "job_tail",
+            "value": value,
+            "text": {"type": "plain_text", "text": "Tail"},
+        },
+    ]
+    if running:
+        buttons.append(
+            {
+                "type": "button",
+                "action_id": "job_cancel",
+                "value": value,
+                "style": "danger",
+                "text": {"type": "plain_text", "text": "Cancel"},
+                "confirm": {
+                    "title": {"type": "plain_text", "text": "Cancel this job?"},
+                    "text": {
+                        "type": "mrkdwn",
+                        "text": f"Job {job_id} on {escape(cluster)} will be stopped by Slurm.",
+                    },
+                    "confirm": {"type": "plain_text", "text": "Cancel job"},
+                    "deny": {"type": "plain_text", "text": "Keep it"},
+                },
+            }
+        )
+    return {"type": "actions", "block_id": "job_actions", "elements": buttons}
+
+
 def _job_blocks(title: str, cluster: str, job: JobInfo) -> list[Block]:
     emoji = STATE_EMOJI.get(job.state, ":small_blue_diamond:")
     name = f" `{escape(job.name)}`" if job.name else ""
@@ -107,6 +146,8 @@ def _job_blocks(title: str, cluster: str, job: JobInfo) -> list[Block]:
         blocks.append(context(f"could not look: {escape(job.reason)}"))
     elif job.reason and job.state == JobState.PENDING:
         blocks.append(context(f"waiting: {escape(job.reason)}"))
+    if job.state != JobState.NOT_FOUND:
+        blocks.append(job_buttons(cluster, job.job_id, running=not job.state.is_terminal))
     return blocks
 
 
@@ -116,6 +157,8 @@ def _blocks(reply: r.Reply) -> list[Block]:
             return [section(f":warning: {escape(reply.message)}")]
         case r.HelpReply() | r.ConfigReply():
             return [code_block(reply.text)]
+        case r.Done():
+            return [section(f":eyes: {escape(reply.text)}")]
         case r.Submitted():
             res = reply.job.resources
             pairs = [
@@ -133,9 +176,7 @@ def _blocks(reply: r.Reply) -> list[Block]:
                     f"on *{escape(reply.cluster)}*"
                 ),
                 fields(pairs),
-                context(
-                    f"`status {reply.job_id}` · `tail {reply.job_id}` · `cancel {reply.job_id}`"
-                ),
+                job_buttons(reply.cluster, reply.job_id, running=True),
             ]
         case r.DryRun():
             return [
@@ -163,7 +204,7 @@ def _blocks(reply: r.Reply) -> list[Block]:
             ]
         case r.ResourcesReply():
             return _resource_blocks(reply)
-        case r.HistoryReply() | r.ClustersReply():
+        case r.HistoryReply() | r.ClustersReply() | r.WatchesReply():
             head, _, body = render_text(reply).partition("\n")
             if not body:
                 return [section(escape(head))]

@@ -9,12 +9,29 @@ from bot.core.replies import Submitted
 from bot.core.service import Service
 from bot.slack.dedup import RecentIds
 
+_NEEDS_JOB = {"status", "cancel", "tail"}
+
 
 @dataclass
 class SlackContext:
     service: Service
     monitor: JobMonitor
     recent: RecentIds = field(default_factory=RecentIds)
+
+    async def in_thread(self, text: str, channel: str, thread_ts: str | None) -> str:
+        """Inside a job's thread, `status`, `cancel` and `tail` need no job id."""
+        head, _, rest = text.partition(" ")
+        words = rest.split()
+        if (
+            not thread_ts
+            or head.lower() not in _NEEDS_JOB
+            or (words and not words[0].startswith("-"))
+        ):
+            return text
+        thread = await self.monitor.store.thread_at(channel, thread_ts)
+        if thread is None:
+            return text
+        return f"{head} {thread.job_id} --cluster {thread.cluster} {rest}".strip()
 
     async def follow(
         self,

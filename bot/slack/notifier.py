@@ -63,9 +63,11 @@ class SlackNotifier:
         safe = escape(text)
         async with self.pacer.slot(thread.channel):
             await self.client.chat_postMessage(
-                channel=thread.channel, thread_ts=thread.thread_ts, text=safe[:3000],
+                channel=thread.channel,
+                thread_ts=thread.thread_ts,
+                text=safe[:3000],
                 blocks=[section(safe)],
-            )  # fmt: skip
+            )
 
     async def post_notice(self, channel: str, text: str) -> None:
         safe = f":warning: {escape(text)}"

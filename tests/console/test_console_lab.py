@@ -19,8 +19,13 @@ def _console(cfg: Path, *args: str, stdin: str | None = None) -> subprocess.Comp
     env = {**os.environ, "SRUNX_BOT_CONFIG": str(cfg), "SRUNX_BOT_STATE": str(cfg.parent / "state")}
     return subprocess.run(
         [sys.executable, "-m", "bot", "console", *args],
-        input=stdin, capture_output=True, text=True, env=env, timeout=120, check=False,
-    )  # fmt: skip
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.fixture

@@ -20,19 +20,37 @@ from bot.core.models import (
 
 def _running() -> JobInfo:
     return JobInfo(
-        job_id="11", state=JobState.RUNNING, name="gpus3", user="alice", partition="gpu",
-        nodes=2, nodelist="node[1-2]", gpus=3, elapsed="0:08", time_limit="1:00:00",
+        job_id="11",
+        state=JobState.RUNNING,
+        name="gpus3",
+        user="alice",
+        partition="gpu",
+        nodes=2,
+        nodelist="node[1-2]",
+        gpus=3,
+        elapsed="0:08",
+        time_limit="1:00:00",
         source="squeue",
-    )  # fmt: skip
+    )
 
 
 def _history(job_id: str, name: str, state: JobState, exit_code: str, rss: str) -> HistoryRecord:
     return HistoryRecord(
-        job_id=job_id, name=name, state=state, exit_code=exit_code, partition="gpu",
-        elapsed="00:00:40", time_limit="UNLIMITED", start_time=None, end_time=None,
-        total_cpu="00:00.002", max_rss=rss, alloc_tres="cpu=1,gres/gpu=2", req_mem="500M",
+        job_id=job_id,
+        name=name,
+        state=state,
+        exit_code=exit_code,
+        partition="gpu",
+        elapsed="00:00:40",
+        time_limit="UNLIMITED",
+        start_time=None,
+        end_time=None,
+        total_cpu="00:00.002",
+        max_rss=rss,
+        alloc_tres="cpu=1,gres/gpu=2",
+        req_mem="500M",
         gpus=2 if name == "my" else None,
-    )  # fmt: skip
+    )
 
 
 def test_error_and_help() -> None:
@@ -42,9 +60,10 @@ def test_error_and_help() -> None:
 
 def test_submitted() -> None:
     job = Job(
-        name="train", command="python train.py",
+        name="train",
+        command="python train.py",
         resources=JobResource(nodes=2, gpus_per_node=4, partition="gpu"),
-    )  # fmt: skip
+    )
     text = render_text(r.Submitted(cluster="lab", account="alice", job_id="42", job=job))
     assert text == (
         "submitted job 42 `train` on lab as alice: partition gpu, 2 nodes, 4 GPUs/node\n"
@@ -76,9 +95,17 @@ def test_status_running() -> None:
 
 def test_status_finished_with_exit_code() -> None:
     job = JobInfo(
-        job_id="4", state=JobState.FAILED, name="failer", user="alice", partition="cpu",
-        nodes=1, nodelist="node3", gpus=1, elapsed="00:00:00", exit_code="3:0",
-    )  # fmt: skip
+        job_id="4",
+        state=JobState.FAILED,
+        name="failer",
+        user="alice",
+        partition="cpu",
+        nodes=1,
+        nodelist="node3",
+        gpus=1,
+        elapsed="00:00:00",
+        exit_code="3:0",
+    )
     lines = render_text(r.StatusReply(cluster="lab", job=job)).splitlines()
     assert lines[0] == "job 4 `failer` on lab: FAILED"
     assert lines[1] == "  user alice · partition cpu · 1 node (node3) · 1 GPU · elapsed 00:00:00"
@@ -87,9 +114,14 @@ def test_status_finished_with_exit_code() -> None:
 
 def test_status_pending_array_with_tasks_and_reason() -> None:
     job = JobInfo(
-        job_id="12_[2-4%2]", state=JobState.PENDING, name="arr", user="alice",
-        partition="gpu", reason="Resources", tasks={"PENDING": 3, "RUNNING": 1},
-    )  # fmt: skip
+        job_id="12_[2-4%2]",
+        state=JobState.PENDING,
+        name="arr",
+        user="alice",
+        partition="gpu",
+        reason="Resources",
+        tasks={"PENDING": 3, "RUNNING": 1},
+    )
     text = render_text(r.StatusReply(cluster="lab", job=job))
     assert text.splitlines() == [
         "job 12_[2-4%2] `arr` on lab: PENDING",
@@ -101,9 +133,11 @@ def test_status_pending_array_with_tasks_and_reason() -> None:
 
 def test_status_unknown_with_last_known_state() -> None:
     job = JobInfo(
-        job_id="11", state=JobState.UNKNOWN, last_known=JobState.RUNNING,
+        job_id="11",
+        state=JobState.UNKNOWN,
+        last_known=JobState.RUNNING,
         reason="lab did not answer within 30 s",
-    )  # fmt: skip
+    )
     text = render_text(r.StatusReply(cluster="lab", job=job))
     assert text.splitlines() == [
         "job 11 on lab: UNKNOWN (last known RUNNING)",
@@ -125,8 +159,16 @@ def test_cancelled() -> None:
 
 
 def test_job_list() -> None:
-    pending = JobInfo(job_id="12_[2-4%2]", state=JobState.PENDING, name="arr", user="alice",
-                      partition="gpu", nodes=2, elapsed="0:00", reason="Resources")  # fmt: skip
+    pending = JobInfo(
+        job_id="12_[2-4%2]",
+        state=JobState.PENDING,
+        name="arr",
+        user="alice",
+        partition="gpu",
+        nodes=2,
+        elapsed="0:00",
+        reason="Resources",
+    )
     text = render_text(r.JobList(cluster="lab", scope="alice", jobs=[_running(), pending]))
     assert text.splitlines() == [
         "jobs of alice on lab:",
@@ -137,8 +179,15 @@ def test_job_list() -> None:
 
 
 def test_job_list_with_gpus() -> None:
-    idle = JobInfo(job_id="4", state=JobState.PENDING, name="cpu", user="bob", partition="cpu",
-                   nodes=1, reason="Priority")  # fmt: skip
+    idle = JobInfo(
+        job_id="4",
+        state=JobState.PENDING,
+        name="cpu",
+        user="bob",
+        partition="cpu",
+        nodes=1,
+        reason="Priority",
+    )
     reply = r.JobList(cluster="lab", scope="all users", jobs=[_running(), idle], show_gpus=True)
     assert render_text(reply).splitlines() == [
         "jobs of all users on lab:",
@@ -161,15 +210,28 @@ def test_tail(body: str, shown: str) -> None:
 
 def test_resources() -> None:
     nodes = [
-        NodeResources(node="node1", partition="gpu", state="mixed", gpus_total=4, gpus_used=3,
-                      available=True),
-        NodeResources(node="node2", partition="gpu", state="allocated+drain", gpus_total=4,
-                      gpus_used=2, available=False),
-    ]  # fmt: skip
+        NodeResources(
+            node="node1", partition="gpu", state="mixed", gpus_total=4, gpus_used=3, available=True
+        ),
+        NodeResources(
+            node="node2",
+            partition="gpu",
+            state="allocated+drain",
+            gpus_total=4,
+            gpus_used=2,
+            available=False,
+        ),
+    ]
     gpu = PartitionResources(
-        partition="gpu", gpus_total=8, gpus_used=5, gpus_free=1, gpus_unavailable=2,
-        nodes_mixed=1, nodes_drain=1, nodes=nodes,
-    )  # fmt: skip
+        partition="gpu",
+        gpus_total=8,
+        gpus_used=5,
+        gpus_free=1,
+        gpus_unavailable=2,
+        nodes_mixed=1,
+        nodes_drain=1,
+        nodes=nodes,
+    )
     cpu = PartitionResources(
         partition="cpu", gpus_total=0, gpus_used=0, gpus_free=0, gpus_unavailable=0, nodes_idle=1
     )
@@ -200,10 +262,8 @@ def test_history() -> None:
     lines = render_text(reply).splitlines()
     assert lines[0] == "jobs of alice on lab since 1d:"
     assert lines[1].split() == ["ID", "NAME", "STATE", "EXIT", "ELAPSED", "CPU", "MAXRSS", "GPUS"]
-    assert lines[2].split() == ["1", "my", "COMPLETED", "0:0", "00:00:40", "00:00.002", "4.0M",
-                                "2"]  # fmt: skip
-    assert lines[3].split() == ["4", "failer", "FAILED", "3:0", "00:00:40", "00:00.002", "-",
-                                "0"]  # fmt: skip
+    assert lines[2].split() == ["1", "my", "COMPLETED", "0:0", "00:00:40", "00:00.002", "4.0M", "2"]
+    assert lines[3].split() == ["4", "failer", "FAILED", "3:0", "00:00:40", "00:00.002", "-", "0"]
 
 
 def test_empty_history() -> None:
@@ -214,12 +274,14 @@ def test_empty_history() -> None:
 def test_clusters() -> None:
     reply = r.ClustersReply(
         clusters=[
-            r.ClusterSummary(name="lab", where="127.0.0.1:2222", default_partition="gpu",
-                             is_default=True),
-            r.ClusterSummary(name="local", where="this machine", default_partition=None,
-                             is_default=False),
+            r.ClusterSummary(
+                name="lab", where="127.0.0.1:2222", default_partition="gpu", is_default=True
+            ),
+            r.ClusterSummary(
+                name="local", where="this machine", default_partition=None, is_default=False
+            ),
         ]
-    )  # fmt: skip
+    )
     assert render_text(reply).splitlines() == [
         "clusters:",
         "NAME           WHERE           DEFAULT PARTITION",
@@ -258,6 +320,8 @@ def test_every_reply_type_renders() -> None:
             ]
         ),
         r.ConfigReply(text="clusters: []"),
+        r.Done(text="watching"),
+        r.WatchesReply(scope="you", watches=[]),
     ]
     kinds = {s.kind for s in samples}
     assert len(kinds) == len(r.Reply.__args__)

@@ -42,8 +42,11 @@ def test_submit_with_every_flag() -> None:
     res = job.resources
     assert (res.nodes, res.gpus_per_node, res.ntasks_per_node, res.cpus_per_task) == (2, 4, 2, 8)
     assert (res.memory, res.time_limit, res.partition, res.nodelist) == (
-        "32G", "2:00:00", "gpu", "node[1-2]",
-    )  # fmt: skip
+        "32G",
+        "2:00:00",
+        "gpu",
+        "node[1-2]",
+    )
     assert job.environment.conda == "ml"
     assert job.environment.env_vars == {"A": "1", "B": "x y", "C": ""}
 
@@ -158,8 +161,10 @@ def test_smart_dashes_and_nbsp_are_normalised() -> None:
         ("resources -p gpu --cluster lab", c.Resources(partition="gpu", cluster="lab")),
         ("history", c.History(since="now-1days", since_text="1d")),
         ("history --since 12h", c.History(since="now-12hours", since_text="12h")),
-        ("history --since 2w --cluster lab", c.History(since="now-2weeks", since_text="2w",
-                                                       cluster="lab")),
+        (
+            "history --since 2w --cluster lab",
+            c.History(since="now-2weeks", since_text="2w", cluster="lab"),
+        ),
         ("history --since 2026-11-01", c.History(since="2026-11-01", since_text="2026-11-01")),
         ("clusters", c.Clusters()),
         ("help", c.Help()),
@@ -168,16 +173,20 @@ def test_smart_dashes_and_nbsp_are_normalised() -> None:
         ("", c.Help()),
         ("   ", c.Help()),
     ],
-)  # fmt: skip
+)
 def test_commands_parse(text: str, expected: c.Command) -> None:
     assert parse(text) == expected
 
 
 @pytest.mark.parametrize(
     ("text", "slurm"),
-    [("30m", "now-30minutes"), ("45s", "now-45seconds"), ("1d", "now-1days"),
-     ("2026-11-01T08:00", "2026-11-01T08:00")],
-)  # fmt: skip
+    [
+        ("30m", "now-30minutes"),
+        ("45s", "now-45seconds"),
+        ("1d", "now-1days"),
+        ("2026-11-01T08:00", "2026-11-01T08:00"),
+    ],
+)
 def test_since_to_slurm(text: str, slurm: str) -> None:
     assert since_to_slurm(text) == slurm
 

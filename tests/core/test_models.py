@@ -34,9 +34,16 @@ INJECTIONS = [
 # ---------------------------------------------------------------- memory
 @pytest.mark.parametrize(
     ("text", "slurm"),
-    [("32G", "32G"), ("500M", "500M"), ("1024", "1024"), ("32gb", "32G"), ("2T", "2T"),
-     ("16K", "16K"), (" 8G ", "8G")],
-)  # fmt: skip
+    [
+        ("32G", "32G"),
+        ("500M", "500M"),
+        ("1024", "1024"),
+        ("32gb", "32G"),
+        ("2T", "2T"),
+        ("16K", "16K"),
+        (" 8G ", "8G"),
+    ],
+)
 def test_validate_memory(text: str, slurm: str) -> None:
     assert validate_memory(text) == slurm
 
@@ -93,13 +100,17 @@ def test_valid_job() -> None:
         name="train-1.a+b:c@d",
         command="python train.py --lr 0.1 | tee log",
         resources=JobResource(
-            nodes=2, gpus_per_node=4, memory="32gb", time_limit="1-12", partition="gpu",
+            nodes=2,
+            gpus_per_node=4,
+            memory="32gb",
+            time_limit="1-12",
+            partition="gpu",
             nodelist="node[1-2],node5",
         ),
         environment=JobEnvironment(conda="ml", env_vars={"A_1": "x y $HOME 'q'"}),
         log_dir="/home/alice/logs",
         work_dir="work/dir",
-    )  # fmt: skip
+    )
     assert job.resources.memory == "32G"
     assert job.template == "advanced"
     assert job.environment.env_vars["A_1"] == "x y $HOME 'q'"
@@ -199,9 +210,16 @@ def test_command_is_kept_verbatim() -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("nodes", 0), ("gpus_per_node", -1), ("gpus_per_node", 65), ("cpus_per_task", 0),
-     ("ntasks_per_node", 0), ("memory", "lots"), ("time_limit", "99:99:99:99")],
-)  # fmt: skip
+    [
+        ("nodes", 0),
+        ("gpus_per_node", -1),
+        ("gpus_per_node", 65),
+        ("cpus_per_task", 0),
+        ("ntasks_per_node", 0),
+        ("memory", "lots"),
+        ("time_limit", "99:99:99:99"),
+    ],
+)
 def test_resource_bounds(field: str, value: object) -> None:
     with pytest.raises(ValidationError):
         JobResource.model_validate({field: value})
@@ -246,9 +264,20 @@ def test_state_from_slurm(text: str, state: JobState) -> None:
 
 @pytest.mark.parametrize(
     "state",
-    ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED",
-     "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT"],
-)  # fmt: skip
+    [
+        "COMPLETED",
+        "FAILED",
+        "CANCELLED",
+        "TIMEOUT",
+        "OUT_OF_MEMORY",
+        "NODE_FAIL",
+        "PREEMPTED",
+        "BOOT_FAIL",
+        "DEADLINE",
+        "REVOKED",
+        "SPECIAL_EXIT",
+    ],
+)
 def test_terminal_states(state: str) -> None:
     assert JobState(state).is_terminal
     assert not JobState(state).is_active
@@ -256,9 +285,17 @@ def test_terminal_states(state: str) -> None:
 
 @pytest.mark.parametrize(
     "state",
-    ["PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING",
-     "STOPPED"],
-)  # fmt: skip
+    [
+        "PENDING",
+        "CONFIGURING",
+        "RUNNING",
+        "COMPLETING",
+        "SUSPENDED",
+        "REQUEUED",
+        "RESIZING",
+        "STOPPED",
+    ],
+)
 def test_active_states(state: str) -> None:
     assert JobState(state).is_active
     assert not JobState(state).is_terminal

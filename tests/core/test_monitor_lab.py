@@ -57,11 +57,20 @@ class Rig:
 
     async def submit(self, command: str, **res: object) -> str:
         _, client = self.service.client(ALICE, "lab")
-        job = Job(name=f"mon{secrets.token_hex(2)}", command=command,
-                  resources=JobResource.model_validate({"partition": "cpu", **res}))  # fmt: skip
+        job = Job(
+            name=f"mon{secrets.token_hex(2)}",
+            command=command,
+            resources=JobResource.model_validate({"partition": "cpu", **res}),
+        )
         job_id = await client.submit(self.service.renderer.render(job))
-        await self.monitor.follow(cluster="lab", job_id=job_id, user_id=ALICE, channel="C1",
-                                  card_ts=f"card-{job_id}", name=job.name)  # fmt: skip
+        await self.monitor.follow(
+            cluster="lab",
+            job_id=job_id,
+            user_id=ALICE,
+            channel="C1",
+            card_ts=f"card-{job_id}",
+            name=job.name,
+        )
         return job_id
 
     async def run_until_done(self, job_id: str, timeout: float = 60) -> None:
@@ -118,8 +127,9 @@ async def test_time_limit_warning_fires_once(rig: Rig) -> None:
 
 
 async def test_watch_mine_picks_up_a_job_submitted_outside_the_bot(rig: Rig) -> None:
-    await rig.watches.add_watch(Watch(kind="mine", user_id=ALICE, account="alice", cluster="lab",
-                                      channel="C9"))  # fmt: skip
+    await rig.watches.add_watch(
+        Watch(kind="mine", user_id=ALICE, account="alice", cluster="lab", channel="C9")
+    )
     _, client = rig.service.client(ALICE, "lab")
     res = await client.transport.run(["sbatch", "--parsable", "-p", "cpu", "--wrap", "sleep 3"])
     job_id = res.stdout.strip()

@@ -359,9 +359,19 @@ def test_apptainer_line(renderer: ScriptRenderer, runtime: str) -> None:
     job = _container_job(runtime, ["/data:/data", "/my dir:/w"], "/w")
     last = renderer.render(job).splitlines()[-1]
     assert shlex.split(last) == [
-        runtime, "exec", "--bind", "/data:/data", "--bind", "/my dir:/w", "--pwd", "/w",
-        "nvcr.io/nvidia/pytorch:24.01-py3", "bash", "-c", COMMAND,
-    ]  # fmt: skip
+        runtime,
+        "exec",
+        "--bind",
+        "/data:/data",
+        "--bind",
+        "/my dir:/w",
+        "--pwd",
+        "/w",
+        "nvcr.io/nvidia/pytorch:24.01-py3",
+        "bash",
+        "-c",
+        COMMAND,
+    ]
     assert last.endswith(" bash -c " + shlex.quote(COMMAND))
 
 

@@ -10,8 +10,9 @@ import urllib.parse
 
 import pytest
 
+from bot.core.models import JobState
 from bot.core.service import Service
-from labkit import ALICE, BOB, STRANGER, eventually
+from labkit import ALICE, BOB, STRANGER, eventually, wait_state
 from slack_standin import Call, SlackStandIn, sign, slash_command_body
 from slackkit import SECRET, HttpBot
 
@@ -204,8 +205,11 @@ async def test_submitted_job_gets_its_thread_and_card_updates(http_bot: HttpBot)
         await asyncio.sleep(1)
     assert thread is not None and thread.done
     assert card.params["channel"] == thread.channel == "C1"
-    replies = [c for c in http_bot.standin.calls_to("chat.postMessage")
-               if c.params.get("thread_ts") == thread.card_ts]  # fmt: skip
+    replies = [
+        c
+        for c in http_bot.standin.calls_to("chat.postMessage")
+        if c.params.get("thread_ts") == thread.card_ts
+    ]
     texts = [_text(c) for c in replies]
     assert any("RUNNING" in t for t in texts) and "COMPLETED" in texts[-1]
     assert f"finished {tag}" in texts[-1] and "exit code 0:0" in texts[-1]
@@ -214,3 +218,107 @@ async def test_submitted_job_gets_its_thread_and_card_updates(http_bot: HttpBot)
     ]
     assert updates and "COMPLETED" in _text(updates[-1])
     assert not http_bot.standin.violations
+
+
+async def _card_of(http_bot: HttpBot, tag: str, text: str) -> tuple[str, Call]:
+    await http_bot.command(text, ALICE, name=tag)
+    [card] = await http_bot.standin.wait_for(
+        "chat.postMessage", where=lambda c: f"`{tag}`" in _text(c), timeout=30
+    )
+    [job_id] = await eventually(lambda: _jobs_named(http_bot.service, tag), bool, timeout=30)
+    return job_id, card
+
+
+async def test_cancel_button_works_for_the_owner_only(http_bot: HttpBot) -> None:
+    tag = f"btn{secrets.token_hex(3)}"
+    job_id, _ = await _card_of(http_bot, tag, f"submit -J {tag} -p cpu -- sleep 60")
+    monitor = http_bot.service.monitor
+    assert monitor is not None
+    thread = await monitor.store.thread("lab", job_id)
+    assert thread is not None
+    assert "job_cancel" in str(http_bot.standin.calls_to("chat.postMessage")[0].params["blocks"])
+    status, _, seconds = await http_bot.click(
+        "job_cancel", f"lab|{job_id}", BOB, message_ts=thread.card_ts
+    )
+    assert status == 200 and seconds < 1.0
+    [refused] = await http_bot.standin.wait_for("chat.postEphemeral", timeout=30)
+    assert refused.params["user"] == BOB and "only cancel your own jobs" in _text(refused)
+    _, client = http_bot.service.client(ALICE, "lab")
+    assert (await client.job(job_id)).state in (JobState.RUNNING, JobState.PENDING)
+    await http_bot.click("job_cancel", f"lab|{job_id}", ALICE, message_ts=thread.card_ts)
+    await http_bot.standin.wait_for("chat.postEphemeral", count=2, timeout=30)
+    assert (await wait_state(client, job_id, {JobState.CANCELLED})).state == JobState.CANCELLED
+    await http_bot.click("job_refresh", f"lab|{job_id}", ALICE, message_ts=thread.card_ts)
+    [update] = await http_bot.standin.wait_for("chat.update", timeout=30)
+    assert update.params["ts"] == thread.card_ts and "CANCELLED" in _text(update)
+
+
+async def test_commands_inside_a_job_thread_need_no_id(http_bot: HttpBot) -> None:
+    tag = f"inth{secrets.token_hex(3)}"
+    job_id, _ = await _card_of(http_bot, tag, f"submit -J {tag} -p cpu -- echo hello; sleep 30")
+    monitor = http_bot.service.monitor
+    assert monitor is not None
+    thread = await monitor.store.thread("lab", job_id)
+    assert thread is not None
+    event = {
+        "type": "app_mention",
+        "user": ALICE,
+        "text": "<@UBOT> status",
+        "channel": "C1",
+        "ts": "1700000010.000100",
+        "thread_ts": thread.thread_ts,
+    }
+    await http_bot.event(event, "Ev-thread-status")
+    posts = await http_bot.standin.wait_for(
+        "chat.postMessage",
+        where=lambda c: c.params.get("thread_ts") == thread.thread_ts,
+        timeout=30,
+    )
+    assert f"job {job_id}" in _text(posts[0])
+    await http_bot.service.handle(ALICE, f"cancel {job_id}")
+
+
+async def test_watch_job_watches_and_unwatch(http_bot: HttpBot) -> None:
+    _, client = http_bot.service.client(ALICE, "lab")
+    res = await client.transport.run(["sbatch", "--parsable", "-p", "cpu", "--wrap", "sleep 40"])
+    job_id = res.stdout.strip()
+    await http_bot.command(f"watch job {job_id}", ALICE, name="w1")
+    [card] = await http_bot.standin.wait_for("chat.postMessage", timeout=30)
+    assert f"job {job_id}" in _text(card)
+    [done] = await http_bot.standin.wait_for("response_url", timeout=30)
+    assert "watching job" in _text(done) and done.params["response_type"] == "ephemeral"
+    await http_bot.command(f"watch job {job_id}", BOB, name="w2")
+    denied = await http_bot.standin.wait_for("response_url", count=2, timeout=30)
+    assert "you can watch your own jobs" in _text(denied[-1])
+    await http_bot.command("watches", ALICE, name="w3")
+    listed = await http_bot.standin.wait_for("response_url", count=3, timeout=30)
+    assert job_id in _text(listed[-1])
+    await http_bot.command(f"unwatch {job_id}", ALICE, name="w4")
+    stopped = await http_bot.standin.wait_for("response_url", count=4, timeout=30)
+    assert "stopped 1 watch" in _text(stopped[-1])
+    monitor = http_bot.service.monitor
+    assert monitor is not None and await monitor.store.open_threads("lab") == []
+    await client.cancel(job_id)
+
+
+async def test_watch_mine_opens_a_thread_for_a_job_submitted_by_sbatch(http_bot: HttpBot) -> None:
+    await http_bot.command("watch mine", ALICE, name="m1")
+    await http_bot.standin.wait_for("response_url", timeout=30)
+    _, client = http_bot.service.client(ALICE, "lab")
+    res = await client.transport.run(["sbatch", "--parsable", "-p", "cpu", "--wrap", "sleep 2"])
+    job_id = res.stdout.strip()
+    monitor = http_bot.service.monitor
+    assert monitor is not None
+    for _ in range(30):
+        await monitor.tick("lab")
+        thread = await monitor.store.thread("lab", job_id)
+        if thread is not None and thread.done:
+            break
+        await asyncio.sleep(1)
+    assert thread is not None and thread.done
+    texts = [
+        _text(c)
+        for c in http_bot.standin.calls_to("chat.postMessage")
+        if c.params.get("thread_ts") == thread.card_ts
+    ]
+    assert "COMPLETED" in texts[-1]

@@ -123,15 +123,17 @@ async def test_bad_token_is_one_clear_startup_error(
 
 async def _signed_command(port: int, standin: SlackStandIn, text: str, name: str) -> None:
     body = urllib.parse.urlencode(
-        slash_command_body(text, user_id=ALICE, response_url=standin.response_url(name),
-                           trigger_id=f"trig-{name}")
-    )  # fmt: skip
+        slash_command_body(
+            text, user_id=ALICE, response_url=standin.response_url(name), trigger_id=f"trig-{name}"
+        )
+    )
     hdrs = {"Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, body)}
     async with aiohttp.ClientSession() as session:
         for _ in range(100):  # until it listens
             try:
-                async with session.post(f"http://127.0.0.1:{port}/slack/events", data=body,
-                                        headers=hdrs) as resp:  # fmt: skip
+                async with session.post(
+                    f"http://127.0.0.1:{port}/slack/events", data=body, headers=hdrs
+                ) as resp:
                     assert resp.status == 200
                     return
             except aiohttp.ClientConnectionError:
@@ -151,8 +153,11 @@ async def test_killed_bot_resumes_and_posts_each_change_once(
     tmp_path: Path, lab: Lab, standin: SlackStandIn, procs: list[asyncio.subprocess.Process]
 ) -> None:
     port = _port()
-    env = {"SLACK_BOT_TOKEN": standin.bot_token, "SLACK_SIGNING_SECRET": SECRET,
-           "SLACK_API_URL": standin.api_url}  # fmt: skip
+    env = {
+        "SLACK_BOT_TOKEN": standin.bot_token,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": standin.api_url,
+    }
     args = ("--http", "--port", str(port), "--host", "127.0.0.1")
     procs.append(await _start(tmp_path, lab, env, *args))
     await _signed_command(port, standin, "submit -J killtest -p cpu -- sleep 12", "k1")

@@ -21,6 +21,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             return
         channel, user = event["channel"], event.get("user", "")
         text = command_text(event.get("text", ""), strip_mention=True)
+        text = await ctx.in_thread(text, channel, event.get("thread_ts"))
         reply = await ctx.service.handle(user, text, channel=channel)
         fallback, blocks = render_blocks(reply)
         thread = event.get("thread_ts") or event["ts"]

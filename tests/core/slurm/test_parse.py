@@ -98,9 +98,23 @@ def test_squeue_fields(squeue: dict[str, JobInfo]) -> None:
 
 
 def test_squeue_job_name_with_separator_in_last_column() -> None:
-    values = ["77", "77", "N/A", "RUNNING", "bob", "gpu", "1", "node1", "cpu=1,gres/gpu=1",
-              "1:00", "UNLIMITED", "2026-11-28T15:54:20", "2026-11-28T15:54:21", "None",
-              "a|b | c"]  # fmt: skip
+    values = [
+        "77",
+        "77",
+        "N/A",
+        "RUNNING",
+        "bob",
+        "gpu",
+        "1",
+        "node1",
+        "cpu=1,gres/gpu=1",
+        "1:00",
+        "UNLIMITED",
+        "2026-11-28T15:54:20",
+        "2026-11-28T15:54:21",
+        "None",
+        "a|b | c",
+    ]
     assert len(values) == len(SQUEUE_FIELDS)
     [job] = parse_squeue(SEP.join(values) + "\n")
     assert job.job_id == "77"
@@ -178,8 +192,21 @@ def test_sacct_status_fields(sacct: dict[str, JobInfo]) -> None:
 def test_sacct_history_one_record_per_allocation() -> None:
     records = parse_sacct_history(_read("sacct_history.txt"))
     ids = [r.job_id for r in records]
-    assert ids == ["1", "2", "3", "4", "5_1", "5_2", "5_3", "6", "9", "10", "11", "12_1",
-                   "12_[2-4%2]"]  # fmt: skip
+    assert ids == [
+        "1",
+        "2",
+        "3",
+        "4",
+        "5_1",
+        "5_2",
+        "5_3",
+        "6",
+        "9",
+        "10",
+        "11",
+        "12_1",
+        "12_[2-4%2]",
+    ]
     assert not any("." in i for i in ids)
     assert all(r.name != "batch" for r in records)
 
@@ -286,9 +313,17 @@ def test_summarize_drained_node_gpus_are_not_free() -> None:
 
 @pytest.mark.parametrize(
     ("state", "available"),
-    [("idle", True), ("mixed", True), ("allocated", True), ("idle*", False),
-     ("down", False), ("drained", False), ("mixed+drain", False), ("idle+maint", False)],
-)  # fmt: skip
+    [
+        ("idle", True),
+        ("mixed", True),
+        ("allocated", True),
+        ("idle*", False),
+        ("down", False),
+        ("drained", False),
+        ("mixed+drain", False),
+        ("idle+maint", False),
+    ],
+)
 def test_sinfo_node_availability(state: str, available: bool) -> None:
     [node] = parse_sinfo_nodes(f"n1|gpu|{state}|gpu:2|gpu:0\n")
     assert node.available is available
