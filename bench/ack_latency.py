@@ -51,9 +51,11 @@ async def _round(bot: HttpBot, label: str, job_id: str, n: int) -> list[float]:
         await asyncio.sleep(0.5)
     answered = len(bot.standin.calls_to("response_url"))
     q = statistics.quantiles(acks, n=100)
-    print(f"{label:<22} ack p50 {statistics.median(acks):6.1f} ms   p99 {q[98]:6.1f} ms   "
-          f"max {max(acks):6.1f} ms   n={n}   answers delivered {answered}/{n} "
-          f"within {time.monotonic() - t0:.0f} s after the last ack")  # fmt: skip
+    print(
+        f"{label:<22} ack p50 {statistics.median(acks):6.1f} ms   p99 {q[98]:6.1f} ms   "
+        f"max {max(acks):6.1f} ms   n={n}   answers delivered {answered}/{n} "
+        f"within {time.monotonic() - t0:.0f} s after the last ack"
+    )
     return acks
 
 

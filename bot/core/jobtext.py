@@ -27,8 +27,14 @@ def human_seconds(secs: float) -> str:
     return f"{secs // 3600} h {secs % 3600 // 60} min"
 
 
+def tally(info: JobInfo) -> str:
+    return ", ".join(f"{s} {n}" for s, n in sorted(info.tasks.items()))
+
+
 def transition_text(info: JobInfo) -> str:
     """One line for a non-final state change."""
+    if info.tasks:
+        return f"{info.state.value} (array tasks: {tally(info)})"
     match info.state:
         case JobState.PENDING:
             return "PENDING" + (f": waiting for {info.reason}" if info.reason else "")
@@ -61,15 +67,17 @@ def _cpus(tres: str) -> int:
 
 def final_summary(info: JobInfo, usage: HistoryRecord | None, tail: str | None) -> str:
     lines = [f"*{info.state.value}*" + (f", exit code {info.exit_code}" if info.exit_code else "")]
+    if info.tasks:
+        lines.append(f"array tasks: {tally(info)}")
     hints = []
     if usage is not None:
         elapsed = duration_seconds(usage.elapsed) or 0
         cpu = duration_seconds(usage.total_cpu)
         facts = [f"elapsed {usage.elapsed}"]
-        if cpu is not None and elapsed > 0:
+        if cpu is not None and elapsed >= 60:  # shorter: accounting samples too coarsely
             eff = cpu / (elapsed * _cpus(usage.alloc_tres))
             facts.append(f"CPU efficiency {eff:.0%}")
-            if eff < LOW_CPU_EFFICIENCY and elapsed >= 60:
+            if eff < LOW_CPU_EFFICIENCY:
                 hints.append(f"it used {eff:.0%} of the CPUs it asked for: ask for fewer (-c)")
         if usage.max_rss:
             facts.append(

@@ -158,6 +158,9 @@ class JobMonitor:
             )
             await self.store.save_thread(thread)
         if info.state == thread.state:
+            if info.tasks != thread.tasks:  # an array's tally moved: the card shows it live
+                await self.notifier.update_card(thread, info)
+                await self.store.save_thread(thread.model_copy(update={"tasks": info.tasks}))
             return await self._maybe_warn(thread, info)
         if info.state == JobState.NOT_FOUND:
             await self.notifier.post_reply(
@@ -183,6 +186,7 @@ class JobMonitor:
                 "state": info.state,
                 "in_flight": None,
                 "done": final,
+                "tasks": info.tasks,
             }
         )
         await self.store.save_thread(posted)

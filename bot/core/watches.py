@@ -33,6 +33,7 @@ class JobThread(BaseModel):
     in_flight: str | None = None  # a transition being posted (for exactly-once after a crash)
     time_warned: bool = False
     done: bool = False
+    tasks: dict[str, int] = {}  # an array's last per-task tally shown on its card
 
     @property
     def key(self) -> str:

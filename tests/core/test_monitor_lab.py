@@ -179,3 +179,40 @@ async def test_outage_one_notice_no_false_states_then_catch_up(rig: Rig, lab: La
     assert len(rig.notifier.notices) == 2 and "answers again" in rig.notifier.notices[1][1]
     texts = rig.notifier.texts(job_id)
     assert texts[-1].startswith("*COMPLETED*") and not any("FAILED" in t for t in texts)
+
+
+async def test_controller_down_posts_no_false_failed(rig: Rig, lab: Lab) -> None:
+    job_id = await rig.submit("sleep 25")
+    for _ in range(30):
+        await rig.monitor.tick("lab")
+        if any(t.startswith("RUNNING") for t in rig.notifier.texts(job_id)):
+            break
+        await asyncio.sleep(1)
+    await lab.fault("ctld-down")
+    try:
+        for _ in range(2):
+            await rig.monitor.tick("lab")
+        assert len(rig.notifier.notices) == 1, rig.notifier.notices
+        assert "Unable to contact slurm controller" in rig.notifier.notices[0][1]
+    finally:
+        await lab.fault("ctld-up")
+    await rig.run_until_done(job_id, timeout=90)
+    texts = rig.notifier.texts(job_id)
+    assert not any("FAILED" in t or "UNKNOWN" in t for t in texts), texts
+    assert texts[-1].startswith("*COMPLETED*") and "answers again" in rig.notifier.notices[-1][1]
+
+
+async def test_an_array_has_one_thread_with_a_task_tally(rig: Rig) -> None:
+    _, client = rig.service.client(ALICE, "lab")
+    res = await client.transport.run(
+        ["sbatch", "--parsable", "-p", "cpu", "--array=1-6", "--wrap", "sleep 2"]
+    )
+    array = res.stdout.strip()
+    await rig.monitor.follow(
+        cluster="lab", job_id=array, user_id=ALICE, channel="C1", card_ts="card-array"
+    )
+    await rig.run_until_done(array)
+    texts = rig.notifier.texts(array)
+    assert all(j == array for j, _ in rig.notifier.replies if j.startswith(array))
+    assert "array tasks: COMPLETED 6" in texts[-1], texts
+    assert any("array tasks:" in t for t in texts[:-1])

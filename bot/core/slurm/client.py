@@ -44,7 +44,13 @@ def _belongs(info: JobInfo, wanted: str) -> bool:
     """Row `info` answers the request `wanted` (a job, an array, or one array task)."""
     if info.job_id == wanted:
         return True
-    return "_" not in wanted and _array_parent(info.job_id) == wanted and "_" in info.job_id
+    if _array_parent(info.job_id) != _array_parent(wanted) or "_" not in info.job_id:
+        return False
+    if "_" not in wanted:
+        return True  # the whole array
+    # One task of an array whose row is still a pending range like `12_[2-999%4]`.
+    task, spec = wanted.split("_", 1)[1], info.job_id.split("_", 1)[1]
+    return spec.startswith("[") and parse.array_spec_contains(spec, int(task))
 
 
 def summarize_array(wanted: str, rows: list[JobInfo]) -> JobInfo:
@@ -95,6 +101,9 @@ def _merge(acct: list[JobInfo], live: list[JobInfo]) -> list[JobInfo]:
 
 
 def _combine(wanted: str, rows: list[JobInfo]) -> JobInfo:
+    if "_" in wanted:  # one task: its own row, or the pending range it is part of
+        exact = [r for r in rows if r.job_id == wanted]
+        return (exact or rows)[0].model_copy(update={"job_id": wanted, "tasks": {}})
     return rows[0] if len(rows) == 1 and rows[0].job_id == wanted else summarize_array(wanted, rows)
 
 

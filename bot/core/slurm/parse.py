@@ -71,15 +71,23 @@ def tres_gpu_count(tres: str | None) -> int | None:
     return untyped if seen else typed
 
 
-def array_task_count(spec: str) -> int:
-    """Tasks in a pending array spec like `2-4%2` or `[1,3,5-9]`."""
-    spec = spec.strip("[]").split("%", 1)[0]
-    count = 0
-    for part in spec.split(","):
+def _array_ranges(spec: str) -> list[tuple[int, int]]:
+    """`[1,3,5-9]%2` -> [(1, 1), (3, 3), (5, 9)]."""
+    ranges = []
+    for part in spec.strip("[]").split("%", 1)[0].strip("[]").split(","):
         lo, _, hi = part.partition("-")
         if lo.isdigit():
-            count += int(hi) - int(lo) + 1 if hi.isdigit() else 1
-    return max(count, 1)
+            ranges.append((int(lo), int(hi) if hi.isdigit() else int(lo)))
+    return ranges
+
+
+def array_task_count(spec: str) -> int:
+    """Tasks in a pending array spec like `2-4%2` or `[1,3,5-9]`."""
+    return max(sum(hi - lo + 1 for lo, hi in _array_ranges(spec)), 1)
+
+
+def array_spec_contains(spec: str, task: int) -> bool:
+    return any(lo <= task <= hi for lo, hi in _array_ranges(spec))
 
 
 def parse_squeue(text: str) -> list[JobInfo]:

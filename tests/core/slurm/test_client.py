@@ -115,3 +115,13 @@ async def test_unreachable_cluster_is_unknown_for_every_job() -> None:
     out = await SlurmClient(t, "lab").status(["1", "2_3"])
     assert {j.state for j in out.values()} == {JobState.UNKNOWN}
     assert out["2_3"].reason.startswith("cannot reach")
+
+
+async def test_a_task_inside_a_pending_array_range_is_pending_not_missing() -> None:
+    t = Scripted({"squeue": (0, _squeue_rows(), "")})
+    out = await SlurmClient(t, "lab").status(["12_3", "12_1", "12"])
+    assert out["12_3"].state == JobState.PENDING and out["12_3"].job_id == "12_3"
+    assert out["12_3"].tasks == {}
+    assert out["12_1"].state == JobState.RUNNING
+    assert out["12"].tasks == {"PENDING": 3, "RUNNING": 1} and out["12"].state == JobState.RUNNING
+    assert t.count("sacct") == 0
