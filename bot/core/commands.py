@@ -18,6 +18,7 @@ class Submit(_Cmd):
     kind: Literal["submit"] = "submit"
     job: Job
     dry_run: bool = False
+    notify_channel: bool = False  # also show the final state in the channel, not only the thread
 
 
 class Status(_Cmd):

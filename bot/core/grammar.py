@@ -160,6 +160,7 @@ def _submit_parser() -> _Parser:
     )
     p.add_argument("--template", metavar="NAME")
     p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--notify-channel", action="store_true")
     _cluster_arg(p)
     return p
 
@@ -244,6 +245,7 @@ COMMANDS: dict[str, Spec] = {
         "submit [-J NAME] [-N NODES] [--gpus-per-node N] [--ntasks-per-node N] [-c CPUS] "
         "[--mem SIZE] [-t TIME] [-p PARTITION] [-w NODELIST] [--conda ENV|--venv PATH|"
         "--container IMAGE] [--env K=V]... [--template NAME] [--cluster NAME] [--dry-run] "
+        "[--notify-channel] "
         "-- COMMAND...",
         "submit a job; everything after `--` runs inside the job",
         _submit_parser,
@@ -399,7 +401,9 @@ def _parse_submit(rest: str) -> c.Submit:
         )
     except ValidationError as e:
         raise UsageError(first_error(e)) from None
-    return c.Submit(job=job, dry_run=ns.dry_run, cluster=ns.cluster)
+    return c.Submit(
+        job=job, dry_run=ns.dry_run, notify_channel=ns.notify_channel, cluster=ns.cluster
+    )
 
 
 def first_error(err: ValidationError) -> str:

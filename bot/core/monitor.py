@@ -74,6 +74,7 @@ class JobMonitor:
         card_ts: str,
         thread_ts: str | None = None,
         name: str = "",
+        broadcast: bool = False,
     ) -> JobThread:
         """Start a job's thread under an already posted card (submit, `watch job`)."""
         existing = await self.store.thread(cluster, job_id)
@@ -88,6 +89,7 @@ class JobMonitor:
             card_ts=card_ts,
             thread_ts=thread_ts or card_ts,
             name=name,
+            broadcast=broadcast,
         )
         await self.store.save_thread(thread)
         return thread

@@ -34,6 +34,7 @@ class Submitted(_Reply):
     account: str
     job_id: str
     job: Job
+    notify_channel: bool = False
 
 
 class DryRun(_Reply):

@@ -185,7 +185,13 @@ class Service:
             return r.DryRun(cluster=cluster.name, script=script)
         job_id = await client.submit(script)
         log.info("submitted job %s on %s as %s", job_id, cluster.name, account)
-        return r.Submitted(cluster=cluster.name, account=account, job_id=job_id, job=job)
+        return r.Submitted(
+            cluster=cluster.name,
+            account=account,
+            job_id=job_id,
+            job=job,
+            notify_channel=cmd.notify_channel,
+        )
 
     def _clusters(self) -> r.ClustersReply:
         items = []

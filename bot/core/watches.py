@@ -32,6 +32,7 @@ class JobThread(BaseModel):
     seq: int = 0  # transitions posted so far
     in_flight: str | None = None  # a transition being posted (for exactly-once after a crash)
     time_warned: bool = False
+    broadcast: bool = False  # the final state also goes to the channel
     done: bool = False
     tasks: dict[str, int] = {}  # an array's last per-task tally shown on its card
 

@@ -50,4 +50,5 @@ class SlackContext:
             card_ts=card_ts,
             thread_ts=thread_ts,
             name=reply.job.name,
+            broadcast=reply.notify_channel,
         )

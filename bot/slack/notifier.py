@@ -65,6 +65,7 @@ class SlackNotifier:
             await self.client.chat_postMessage(
                 channel=thread.channel,
                 thread_ts=thread.thread_ts,
+                reply_broadcast=final and thread.broadcast,
                 text=safe[:3000],
                 blocks=[section(safe)],
             )

@@ -192,7 +192,9 @@ async def test_rate_limited_post_is_retried_and_arrives(http_bot: HttpBot) -> No
 
 async def test_submitted_job_gets_its_thread_and_card_updates(http_bot: HttpBot) -> None:
     tag = f"thr{secrets.token_hex(3)}"
-    await http_bot.command(f"submit -J {tag} -p cpu -- sleep 3; echo finished {tag}", ALICE)
+    await http_bot.command(
+        f"submit -J {tag} -p cpu --notify-channel -- sleep 3; echo finished {tag}", ALICE
+    )
     [card] = await http_bot.standin.wait_for("chat.postMessage", timeout=30)
     monitor = http_bot.service.monitor
     assert monitor is not None
@@ -213,6 +215,8 @@ async def test_submitted_job_gets_its_thread_and_card_updates(http_bot: HttpBot)
     texts = [_text(c) for c in replies]
     assert any("RUNNING" in t for t in texts) and "COMPLETED" in texts[-1]
     assert f"finished {tag}" in texts[-1] and "exit code 0:0" in texts[-1]
+    flags = [c.params.get("reply_broadcast") for c in replies]
+    assert flags[-1] is True and not any(flags[:-1])  # only the final state goes to the channel
     updates = [
         c for c in http_bot.standin.calls_to("chat.update") if c.params["ts"] == thread.card_ts
     ]
