@@ -89,12 +89,15 @@ def _rows_for(wanted: str, rows: list[JobInfo]) -> list[JobInfo]:
 
 
 def _merge(acct: list[JobInfo], live: list[JobInfo]) -> list[JobInfo]:
-    """Per task: squeue's state is fresher; sacct adds the exit code once both say it ended."""
+    """Per task: squeue's state (and exit code) is fresher; sacct fills in what squeue lacks."""
     merged = {r.job_id: r for r in acct}
     for r in live:
         old = merged.get(r.job_id)
         if old is not None and old.state.is_terminal and r.state.is_terminal:
-            merged[r.job_id] = old.model_copy(update={"state": r.state})
+            # The controller's exit code wins: accounting can lag or disagree for a moment.
+            merged[r.job_id] = old.model_copy(
+                update={"state": r.state, "exit_code": r.exit_code or old.exit_code}
+            )
         else:
             merged[r.job_id] = r
     return list(merged.values())

@@ -24,6 +24,7 @@ SQUEUE_FIELDS = (
     "SubmitTime",
     "StartTime",
     "Reason",
+    "exit_code",  # the controller's own wait status, e.g. 768 = exit 3
     "Name",
 )
 SQUEUE_FORMAT = output_format(SQUEUE_FIELDS)

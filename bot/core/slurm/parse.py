@@ -90,6 +90,14 @@ def array_spec_contains(spec: str, task: int) -> bool:
     return any(lo <= task <= hi for lo, hi in _array_ranges(spec))
 
 
+def wait_status_exit_code(raw: str) -> str | None:
+    """squeue's exit_code is a raw wait status (768) -> Slurm's `exit:signal` form (3:0)."""
+    if not raw.isdigit():
+        return None
+    status = int(raw)
+    return f"{status >> 8}:{status & 0x7F}"
+
+
 def parse_squeue(text: str) -> list[JobInfo]:
     jobs = []
     for r in _rows(text, SQUEUE_FIELDS):
@@ -111,6 +119,8 @@ def parse_squeue(text: str) -> list[JobInfo]:
             reason=_opt(r["Reason"]) or "",
             source="squeue",
         )
+        if info.state.is_terminal:
+            info.exit_code = wait_status_exit_code(r["exit_code"])
         if task not in _NONE and not task.isdigit():  # pending array remainder `2-4%2`
             info.job_id = f"{r['ArrayJobID']}_[{task}]"
             info.tasks = {info.state.value: array_task_count(task)}

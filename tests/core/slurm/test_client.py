@@ -57,9 +57,10 @@ async def test_many_jobs_cost_one_squeue_and_one_sacct() -> None:
             "sacct": (0, (DATA / "sacct_status.txt").read_text(), ""),
         }
     )
-    out = await SlurmClient(t, "lab").status(["11", "4", "6", "12", "999"])
+    out = await SlurmClient(t, "lab").status(["398", "393", "4", "6", "999"])
     assert t.count("squeue") == 1 and t.count("sacct") == 1
-    assert out["11"].state == JobState.RUNNING and out["11"].gpus == 3
+    assert out["398"].state == JobState.RUNNING and out["398"].gpus == 3
+    assert out["393"].state == JobState.FAILED and out["393"].exit_code == "3:0"  # controller
     assert out["4"].state == JobState.FAILED and out["4"].exit_code == "3:0"
     assert out["6"].state == JobState.CANCELLED
     assert out["999"].state == JobState.NOT_FOUND
@@ -67,17 +68,17 @@ async def test_many_jobs_cost_one_squeue_and_one_sacct() -> None:
 
 async def test_active_jobs_need_no_accounting() -> None:
     t = Scripted({"squeue": (0, _squeue_rows(), "")})
-    out = await SlurmClient(t, "lab").status(["11"])
-    assert out["11"].state == JobState.RUNNING and t.count("sacct") == 0
+    out = await SlurmClient(t, "lab").status(["398"])
+    assert out["398"].state == JobState.RUNNING and t.count("sacct") == 0
 
 
 async def test_identical_concurrent_queries_share_one_lookup() -> None:
     t = Scripted({"squeue": (0, _squeue_rows(), "")}, delay=0.05)
     c = SlurmClient(t, "lab")
-    results = await asyncio.gather(*(c.status(["11"]) for _ in range(50)))
+    results = await asyncio.gather(*(c.status(["398"]) for _ in range(50)))
     assert t.count("squeue") == 1
-    assert all(r["11"].state == JobState.RUNNING for r in results)
-    await c.status(["11"])  # finished lookups are not cached
+    assert all(r["398"].state == JobState.RUNNING for r in results)
+    await c.status(["398"])  # finished lookups are not cached
     assert t.count("squeue") == 2
 
 
@@ -85,19 +86,19 @@ async def test_controller_down_gives_unknown_and_is_not_asked_again_at_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sacct_running = (
-        "11|RUNNING|0:0|alice|gpu|1|node1|gres/gpu=3|00:00:08|UNLIMITED|x|y|Unknown|None|j\n"
+        "398|RUNNING|0:0|alice|gpu|1|node1|gres/gpu=3|00:00:08|UNLIMITED|x|y|Unknown|None|j\n"
     )
     t = Scripted({"squeue": (1, "", CTLD_DOWN), "sacct": (0, sacct_running, "")})
     c = SlurmClient(t, "lab")
-    first = await c.job("11")
+    first = await c.job("398")
     assert first.state == JobState.UNKNOWN and first.last_known == JobState.RUNNING
     assert "Unable to contact slurm controller" in first.reason
-    second = await c.job("11")
+    second = await c.job("398")
     assert second.state == JobState.UNKNOWN and t.count("squeue") == 1
     monkeypatch.setattr(client_mod, "CTLD_RECHECK_SECONDS", 0.0)
     t.answers["squeue"] = (0, _squeue_rows(), "")
     c._ctld_down = (0.0, "expired")
-    assert (await c.job("11")).state == JobState.RUNNING and t.count("squeue") == 2
+    assert (await c.job("398")).state == JobState.RUNNING and t.count("squeue") == 2
 
 
 async def test_controller_down_never_turns_a_finished_record_into_a_guess() -> None:
@@ -119,9 +120,10 @@ async def test_unreachable_cluster_is_unknown_for_every_job() -> None:
 
 async def test_a_task_inside_a_pending_array_range_is_pending_not_missing() -> None:
     t = Scripted({"squeue": (0, _squeue_rows(), "")})
-    out = await SlurmClient(t, "lab").status(["12_3", "12_1", "12"])
-    assert out["12_3"].state == JobState.PENDING and out["12_3"].job_id == "12_3"
-    assert out["12_3"].tasks == {}
-    assert out["12_1"].state == JobState.RUNNING
-    assert out["12"].tasks == {"PENDING": 3, "RUNNING": 1} and out["12"].state == JobState.RUNNING
+    out = await SlurmClient(t, "lab").status(["399_3", "399_1", "399"])
+    assert out["399_3"].state == JobState.PENDING and out["399_3"].job_id == "399_3"
+    assert out["399_3"].tasks == {}
+    assert out["399_1"].state == JobState.RUNNING
+    assert out["399"].tasks == {"PENDING": 3, "RUNNING": 1}
+    assert out["399"].state == JobState.RUNNING
     assert t.count("sacct") == 0

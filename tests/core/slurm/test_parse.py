@@ -50,21 +50,21 @@ def squeue() -> dict[str, JobInfo]:
 
 
 def test_squeue_reads_every_row(squeue: dict[str, JobInfo]) -> None:
-    assert len(squeue) == 13
+    assert len(squeue) == 11
     assert all(j.source == "squeue" and j.user == "alice" for j in squeue.values())
 
 
 def test_squeue_array_task_ids_stay_strings(squeue: dict[str, JobInfo]) -> None:
-    for task in ("5_1", "5_2", "5_3", "12_1"):
+    for task in ("394_1", "394_2", "394_3", "399_1"):
         assert task in squeue
         assert isinstance(squeue[task].job_id, str)
-    # The raw JobIDs of array tasks (7, 8, 13) are replaced by ArrayJobID_TaskID.
-    assert not {"7", "8", "13"} & squeue.keys()
-    assert squeue["5_1"].state == JobState.COMPLETED
+    # The raw JobIDs of array tasks (396, 397, 400) are replaced by ArrayJobID_TaskID.
+    assert not {"396", "397", "400"} & squeue.keys()
+    assert squeue["394_1"].state == JobState.COMPLETED
 
 
 def test_squeue_pending_array_remainder_is_tallied(squeue: dict[str, JobInfo]) -> None:
-    rest = squeue["12_[2-4%2]"]
+    rest = squeue["399_[2-4%2]"]
     assert rest.state == JobState.PENDING
     assert rest.tasks == {"PENDING": 3}
     assert rest.start_time is None  # squeue's expected start of a pending job is not a start
@@ -73,7 +73,7 @@ def test_squeue_pending_array_remainder_is_tallied(squeue: dict[str, JobInfo]) -
 
 @pytest.mark.parametrize(
     ("job_id", "gpus", "nodes"),
-    [("11", 3, 1), ("2", 2, 2), ("9", 4, 2), ("1", 2, 1), ("4", 0, 1), ("12_1", 2, 2)],
+    [("398", 3, 1), ("391", 2, 2), ("390", 2, 1), ("392", 1, 1), ("393", 0, 1), ("399_1", 2, 2)],
 )
 def test_squeue_gpus_come_from_tres_alloc(
     squeue: dict[str, JobInfo], job_id: str, gpus: int, nodes: int
@@ -83,18 +83,21 @@ def test_squeue_gpus_come_from_tres_alloc(
 
 
 def test_squeue_fields(squeue: dict[str, JobInfo]) -> None:
-    running = squeue["11"]
+    running = squeue["398"]
     assert running.state == JobState.RUNNING
     assert running.name == "gpus3"
     assert running.partition == "gpu"
     assert running.nodelist == "node1"
-    assert running.elapsed == "0:08"
-    assert running.time_limit == "365-00:00:00"
-    assert running.start_time == "2026-11-28T15:54:21"
+    assert running.elapsed == "0:04"
+    assert running.time_limit == "UNLIMITED"
+    assert running.start_time == "2026-11-28T17:23:28"
+    assert running.exit_code is None  # only ended jobs have one
     assert running.reason == ""  # `None` from Slurm means no reason
-    assert squeue["2"].nodelist == "node[1-2]"
-    assert squeue["4"].reason == "NonZeroExitCode"
-    assert squeue["6"].nodelist == ""
+    assert squeue["391"].nodelist == "node[1-2]"
+    assert squeue["393"].reason == "NonZeroExitCode"
+    assert squeue["393"].exit_code == "3:0"  # the controller's wait status 768
+    assert squeue["390"].exit_code == "0:0"
+    assert squeue["395"].nodelist == ""
 
 
 def test_squeue_job_name_with_separator_in_last_column() -> None:
@@ -113,6 +116,7 @@ def test_squeue_job_name_with_separator_in_last_column() -> None:
         "2026-11-28T15:54:20",
         "2026-11-28T15:54:21",
         "None",
+        "0",
         "a|b | c",
     ]
     assert len(values) == len(SQUEUE_FIELDS)
@@ -132,7 +136,7 @@ def test_squeue_skips_stray_and_short_lines() -> None:
         + "\n"
     )
     jobs = parse_squeue(text)
-    assert [j.job_id for j in jobs] == ["11"]
+    assert [j.job_id for j in jobs] == ["398"]
 
 
 def test_empty_outputs_parse_to_nothing() -> None:
