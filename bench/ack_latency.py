@@ -60,9 +60,8 @@ async def _round(bot: HttpBot, label: str, job_id: str, n: int) -> list[float]:
 
 
 async def main(n: int) -> int:
-    lab = Lab.from_env()
-    if why := lab.why_not_ready():
-        print(f"lab not running: {why}", file=sys.stderr)
+    lab = Lab.running()
+    if lab is None:
         return 2
     async with SlackStandIn() as standin:
         service = Service(lab.config())

@@ -64,9 +64,8 @@ class Quiet:
 
 
 async def main(n: int) -> int:
-    lab = Lab.from_env()
-    if why := lab.why_not_ready():
-        print(f"lab not running: {why}", file=sys.stderr)
+    lab = Lab.running()
+    if lab is None:
         return 2
     service = Service(lab.config())
     _, client = service.client(ALICE, "lab")

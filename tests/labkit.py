@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -56,6 +57,16 @@ class Lab:
                 return None
         except OSError as e:
             return f"lab sshd not listening on {self.host}:{self.ssh_port} ({e.strerror})"
+
+    @classmethod
+    def running(cls) -> Lab | None:
+        """The lab for a benchmark, or None after saying why it cannot run."""
+        lab = cls.from_env()
+        why = lab.why_not_ready()
+        if why:
+            print(f"lab not running: {why}", file=sys.stderr)
+            return None
+        return lab
 
     def config_data(self, **cluster_overrides: Any) -> dict[str, Any]:
         base = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -98,7 +99,7 @@ class JobMonitor:
     async def tick(self, cluster: str) -> TickReport:
         report = TickReport(cluster)
         threads = await self.store.open_threads(cluster)
-        mine = [w for w in await self.store.watches() if w.kind == "mine" and w.cluster == cluster]
+        mine = await self.store.mine_watches(cluster)
         users: dict[str, str] = {}  # account -> a Slack user acting as it
         for account, user_id in [(t.account, t.user_id) for t in threads] + [
             (w.account, w.user_id) for w in mine
@@ -137,7 +138,11 @@ class JobMonitor:
             existing = await self.store.thread(watch.cluster, job_id)
             if existing is not None:
                 continue
-            ts = await self.notifier.post_card(watch.channel, None, watch.cluster, job)
+            try:
+                ts = await self.notifier.post_card(watch.channel, None, watch.cluster, job)
+            except Exception:  # not posted: the next tick finds the job again and retries
+                log.exception("posting a card for job %s failed", job_id)
+                continue
             await self.follow(
                 cluster=watch.cluster,
                 job_id=job_id,
@@ -161,15 +166,14 @@ class JobMonitor:
             await self.store.save_thread(thread)
         if info.state == thread.state:
             if info.tasks != thread.tasks:  # an array's tally moved: the card shows it live
-                await self.notifier.update_card(thread, info)
-                await self.store.save_thread(thread.model_copy(update={"tasks": info.tasks}))
+                thread = thread.model_copy(update={"tasks": info.tasks})
+                await self.store.save_thread(thread)
+                await _logged(self.notifier.update_card(thread, info), "updating a card")
             return await self._maybe_warn(thread, info)
         if info.state == JobState.NOT_FOUND:
-            await self.notifier.post_reply(
-                thread, f"Slurm no longer knows job {thread.job_id}; stopped following it"
-            )
             await self.store.save_thread(thread.model_copy(update={"done": True}))
-            return 1
+            note = f"Slurm no longer knows job {thread.job_id}; stopped following it"
+            return int(await _logged(self.notifier.post_reply(thread, note), "posting a reply"))
         final = info.state.is_terminal
         text = await self._final_text(client, info) if final else transition_text(info)
         before = thread
@@ -192,10 +196,7 @@ class JobMonitor:
             }
         )
         await self.store.save_thread(posted)
-        try:
-            await self.notifier.update_card(posted, info)
-        except Exception:
-            log.exception("updating job %s's card failed", thread.job_id)
+        await _logged(self.notifier.update_card(posted, info), "updating a card")
         return 1
 
     async def _final_text(self, client: SlurmClient, info: JobInfo) -> str:
@@ -223,6 +224,9 @@ class JobMonitor:
         await self.store.save_thread(thread.model_copy(update={"time_warned": True}))
         return 1
 
+    async def _notice(self, channel: str, text: str) -> None:
+        await _logged(self.notifier.post_notice(channel, text), "posting a notice")
+
     async def _announce(
         self, cluster: str, threads: list[JobThread], mine: list[Watch], problems: list[str]
     ) -> None:
@@ -231,7 +235,7 @@ class JobMonitor:
         if problems and cluster not in self._outage:
             self._outage[cluster] = problems[0]
             for ch in channels:
-                await self.notifier.post_notice(
+                await self._notice(
                     ch,
                     f"cluster {cluster} cannot be reached: {problems[0]}. Job states stay "
                     "as they were; updates resume when it answers again.",
@@ -239,9 +243,19 @@ class JobMonitor:
         elif not problems and cluster in self._outage:
             del self._outage[cluster]
             for ch in channels:
-                await self.notifier.post_notice(
+                await self._notice(
                     ch, f"cluster {cluster} answers again; catching up on what changed."
                 )
+
+
+async def _logged(call: Awaitable[None], what: str) -> bool:
+    """Await a Slack call whose failure must not stop the tick; False (logged) if it failed."""
+    try:
+        await call
+    except Exception:
+        log.exception("%s failed", what)
+        return False
+    return True
 
 
 class WatchCommands:

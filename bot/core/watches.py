@@ -104,6 +104,15 @@ class WatchStore:
 
         return await self.store.run(get)
 
+    async def mine_watches(self, cluster: str) -> list[Watch]:
+        """The `watch mine` watches of one cluster (what a poll tick needs, nothing more)."""
+
+        def get(db: TinyDB) -> list[Watch]:
+            docs = db.table("watches").search((_Q.kind == "mine") & (_Q.cluster == cluster))
+            return [Watch.model_validate(d) for d in docs]
+
+        return await self.store.run(get)
+
     async def remove_watches(self, ids: list[str]) -> None:
         await self.store.run(lambda db: db.table("watches").remove(_Q.id.one_of(ids)))
 

@@ -12,6 +12,7 @@ import pytest
 
 from bot.core.models import JobState
 from bot.core.service import Service
+from bot.core.watches import JobThread
 from labkit import ALICE, BOB, STRANGER, eventually, wait_state
 from slack_standin import Call, SlackStandIn, sign, slash_command_body
 from slackkit import SECRET, HttpBot
@@ -23,6 +24,19 @@ async def _jobs_named(service: Service, name: str) -> list[str]:
     _, client = service.client(ALICE, "lab")
     res = await client.transport.run(["squeue", "-h", "--states=all", "-n", name, "-o", "%i"])
     return res.stdout.split()
+
+
+async def _tick_until_done(http_bot: HttpBot, job_id: str, timeout: int = 40) -> JobThread:
+    """Poll as the scheduler would, until the job's thread has its final post."""
+    monitor = http_bot.service.monitor
+    assert monitor is not None
+    for _ in range(timeout):
+        await monitor.tick("lab")
+        thread = await monitor.store.thread("lab", job_id)
+        if thread is not None and thread.done:
+            return thread
+        await asyncio.sleep(1)
+    raise AssertionError(f"job {job_id}'s thread never finished")
 
 
 def _text(call: Call) -> str:
@@ -196,16 +210,8 @@ async def test_submitted_job_gets_its_thread_and_card_updates(http_bot: HttpBot)
         f"submit -J {tag} -p cpu --notify-channel -- sleep 3; echo finished {tag}", ALICE
     )
     [card] = await http_bot.standin.wait_for("chat.postMessage", timeout=30)
-    monitor = http_bot.service.monitor
-    assert monitor is not None
     [job_id] = await _jobs_named(http_bot.service, tag)
-    for _ in range(40):
-        await monitor.tick("lab")
-        thread = await monitor.store.thread("lab", job_id)
-        if thread is not None and thread.done:
-            break
-        await asyncio.sleep(1)
-    assert thread is not None and thread.done
+    thread = await _tick_until_done(http_bot, job_id)
     assert card.params["channel"] == thread.channel == "C1"
     replies = [
         c
@@ -311,15 +317,7 @@ async def test_watch_mine_opens_a_thread_for_a_job_submitted_by_sbatch(http_bot:
     _, client = http_bot.service.client(ALICE, "lab")
     res = await client.transport.run(["sbatch", "--parsable", "-p", "cpu", "--wrap", "sleep 2"])
     job_id = res.stdout.strip()
-    monitor = http_bot.service.monitor
-    assert monitor is not None
-    for _ in range(30):
-        await monitor.tick("lab")
-        thread = await monitor.store.thread("lab", job_id)
-        if thread is not None and thread.done:
-            break
-        await asyncio.sleep(1)
-    assert thread is not None and thread.done
+    thread = await _tick_until_done(http_bot, job_id)
     texts = [
         _text(c)
         for c in http_bot.standin.calls_to("chat.postMessage")

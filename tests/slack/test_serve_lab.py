@@ -67,21 +67,7 @@ async def test_http_mode(
     procs.append(
         await _start(tmp_path, lab, env, "--http", "--port", str(port), "--host", "127.0.0.1")
     )
-    body = urllib.parse.urlencode(
-        slash_command_body("resources", user_id=ALICE, response_url=standin.response_url("h"))
-    )
-    url = f"http://127.0.0.1:{port}/slack/events"
-    async with aiohttp.ClientSession() as session:
-        for _ in range(100):  # until it listens
-            try:
-                hdrs = {"Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, body)}
-                async with session.post(url, data=body, headers=hdrs) as resp:
-                    assert resp.status == 200
-                    break
-            except aiohttp.ClientConnectionError:
-                await asyncio.sleep(0.2)
-        else:
-            raise AssertionError("bot serve --http never listened")
+    await _signed_command(port, standin, "resources", "h")
     [answer] = await standin.wait_for("response_url", timeout=30)
     assert "GPUs on *lab*" in str(answer.params.get("blocks"))
     assert (tmp_path / "audit.jsonl").read_text().count('"command": "resources"') == 1
