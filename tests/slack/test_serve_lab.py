@@ -55,15 +55,19 @@ async def procs() -> AsyncIterator[list[asyncio.subprocess.Process]]:
             await p.wait()
 
 
-async def test_http_mode(
-    tmp_path: Path, lab: Lab, standin: SlackStandIn, procs: list[asyncio.subprocess.Process]
-) -> None:
-    port = _port()
-    env = {
+def _http_env(standin: SlackStandIn) -> dict[str, str]:
+    return {
         "SLACK_BOT_TOKEN": standin.bot_token,
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": standin.api_url,
     }
+
+
+async def test_http_mode(
+    tmp_path: Path, lab: Lab, standin: SlackStandIn, procs: list[asyncio.subprocess.Process]
+) -> None:
+    port = _port()
+    env = _http_env(standin)
     procs.append(
         await _start(tmp_path, lab, env, "--http", "--port", str(port), "--host", "127.0.0.1")
     )
@@ -139,11 +143,7 @@ async def test_killed_bot_resumes_and_posts_each_change_once(
     tmp_path: Path, lab: Lab, standin: SlackStandIn, procs: list[asyncio.subprocess.Process]
 ) -> None:
     port = _port()
-    env = {
-        "SLACK_BOT_TOKEN": standin.bot_token,
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": standin.api_url,
-    }
+    env = _http_env(standin)
     args = ("--http", "--port", str(port), "--host", "127.0.0.1")
     procs.append(await _start(tmp_path, lab, env, *args))
     await _signed_command(port, standin, "submit -J killtest -p cpu -- sleep 12", "k1")
