@@ -43,7 +43,7 @@ def job_details(job: JobInfo) -> list[str]:
     if job.exit_code is not None:
         lines.append(f"exit code {job.exit_code}")
     if job.tasks:
-        lines.append("tasks: " + ", ".join(f"{s} {n}" for s, n in sorted(job.tasks.items())))
+        lines.append(f"tasks: {job.tally}")
     if job.state == JobState.UNKNOWN:
         lines.append(f"could not look: {job.reason}")
     elif job.reason and job.state == JobState.PENDING:

@@ -27,14 +27,10 @@ def human_seconds(secs: float) -> str:
     return f"{secs // 3600} h {secs % 3600 // 60} min"
 
 
-def tally(info: JobInfo) -> str:
-    return ", ".join(f"{s} {n}" for s, n in sorted(info.tasks.items()))
-
-
 def transition_text(info: JobInfo) -> str:
     """One line for a non-final state change."""
     if info.tasks:
-        return f"{info.state.value} (array tasks: {tally(info)})"
+        return f"{info.state.value} (array tasks: {info.tally})"
     match info.state:
         case JobState.PENDING:
             return "PENDING" + (f": waiting for {info.reason}" if info.reason else "")
@@ -68,7 +64,7 @@ def _cpus(tres: str) -> int:
 def final_summary(info: JobInfo, usage: HistoryRecord | None, tail: str | None) -> str:
     lines = [f"*{info.state.value}*" + (f", exit code {info.exit_code}" if info.exit_code else "")]
     if info.tasks:
-        lines.append(f"array tasks: {tally(info)}")
+        lines.append(f"array tasks: {info.tally}")
     hints = []
     if usage is not None:
         elapsed = duration_seconds(usage.elapsed) or 0

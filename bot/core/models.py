@@ -310,6 +310,11 @@ class JobInfo(_Model):
     last_known: JobState | None = None
     tasks: dict[str, int] = Field(default_factory=dict)
 
+    @property
+    def tally(self) -> str:
+        """An array's tasks per state, e.g. `COMPLETED 3, RUNNING 1`."""
+        return ", ".join(f"{state} {n}" for state, n in sorted(self.tasks.items()))
+
 
 class HistoryRecord(_Model):
     job_id: str

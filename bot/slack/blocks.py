@@ -138,7 +138,7 @@ def _job_blocks(title: str, cluster: str, job: JobInfo) -> list[Block]:
     if job.exit_code is not None:
         pairs.append(("Exit code", job.exit_code))
     if job.tasks:
-        pairs.append(("Tasks", ", ".join(f"{s} {n}" for s, n in sorted(job.tasks.items()))))
+        pairs.append(("Tasks", job.tally))
     pairs = [(k, v) for k, v in pairs if v]
     if pairs:
         blocks.append(fields(pairs))

@@ -73,6 +73,14 @@ class Rig:
         )
         return job_id
 
+    async def run_until_running(self, job_id: str, timeout: float = 30) -> None:
+        for _ in range(int(timeout)):
+            await self.monitor.tick("lab")
+            if any(t.startswith("RUNNING") for t in self.notifier.texts(job_id)):
+                return
+            await asyncio.sleep(1)
+        raise AssertionError(f"job {job_id} never ran: {self.notifier.replies}")
+
     async def run_until_done(self, job_id: str, timeout: float = 60) -> None:
         for _ in range(int(timeout)):
             await self.monitor.tick("lab")
@@ -141,11 +149,7 @@ async def test_watch_mine_picks_up_a_job_submitted_outside_the_bot(rig: Rig) -> 
 
 async def test_restart_posts_remaining_changes_once(rig: Rig, lab: Lab) -> None:
     job_id = await rig.submit("sleep 6")
-    for _ in range(30):
-        await rig.monitor.tick("lab")
-        if any(t.startswith("RUNNING") for t in rig.notifier.texts(job_id)):
-            break
-        await asyncio.sleep(1)
+    await rig.run_until_running(job_id)
     # A new bot process: same state file, new service and monitor, and a transition that was
     # being posted when the old one died.
     rig.store.close()
@@ -183,11 +187,7 @@ async def test_outage_one_notice_no_false_states_then_catch_up(rig: Rig, lab: La
 
 async def test_controller_down_posts_no_false_failed(rig: Rig, lab: Lab) -> None:
     job_id = await rig.submit("sleep 25")
-    for _ in range(30):
-        await rig.monitor.tick("lab")
-        if any(t.startswith("RUNNING") for t in rig.notifier.texts(job_id)):
-            break
-        await asyncio.sleep(1)
+    await rig.run_until_running(job_id)
     await lab.fault("ctld-down")
     try:
         for _ in range(2):
