@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -68,17 +69,39 @@ class AccessConfig(_Strict):
     users: dict[str, UserGrant] = Field(default_factory=dict)
     admins: list[str] = Field(default_factory=list)
     channels: list[str] = Field(default_factory=list)
+    # Channel id -> the Slack users who may schedule reports into it (admins always may).
+    reports: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class NotifyConfig(_Strict):
     poll_interval: float = Field(default=30.0, ge=1.0)
     time_limit_warning: float = Field(default=600.0, ge=0.0)  # seconds left; 0 = never
+    # `watch gpus --continuous` re-arms only after the count stayed below N this long, so a
+    # value flapping around N notifies once, not on every poll.
+    gpu_rearm_after: float = Field(default=300.0, ge=0.0)
+
+
+class ReportsConfig(_Strict):
+    timezone: str = "UTC"  # for crontab schedules and the time shown on reports
+    min_interval: float = Field(default=300.0, ge=1.0)  # shortest `report every` allowed
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone `{v}`; use an IANA name like Europe/Berlin"
+            ) from None
+        return v
 
 
 class Config(_Strict):
     clusters: list[ClusterConfig] = Field(min_length=1)
     access: AccessConfig = Field(default_factory=AccessConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
     templates: dict[str, Path] = Field(default_factory=dict)
     templates_dir: Path | None = None
 
@@ -106,6 +129,9 @@ class Config(_Strict):
 
     def is_admin(self, user_id: str) -> bool:
         return user_id in self.access.admins
+
+    def may_report_into(self, user_id: str, channel: str) -> bool:
+        return self.is_admin(user_id) or user_id in self.access.reports.get(channel, [])
 
 
 def _plain_errors(path: str, err: ValidationError) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.core import replies as r
-from bot.core.models import JobInfo, JobState, PartitionResources
+from bot.core.models import JobInfo, JobState, PartitionResources, QueueJob, QueueSummary
+from bot.core.reports import wait_text
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -79,6 +80,51 @@ def node_table(p: PartitionResources) -> str:
     return table(["NODE", "STATE", "GPUS FREE"], rows)
 
 
+def queue_rows(jobs: Sequence[QueueJob], *, with_user: bool) -> str:
+    rows = [
+        [
+            j.job_id,
+            *([j.user] if with_user else []),
+            j.name,
+            j.state.value,
+            j.partition,
+            str(j.gpus),
+            wait_text(j.pending_seconds) if j.state == JobState.PENDING else j.elapsed,
+        ]
+        for j in jobs
+    ]
+    headers = ["ID", *(["USER"] if with_user else []), "NAME", "STATE", "PARTITION", "GPUS"]
+    return table([*headers, "WAITED/RAN"], rows)
+
+
+def queue_line(q: QueueSummary) -> str:
+    longest = (
+        f"; longest wait {wait_text(q.longest_pending_seconds)} (job {q.longest_pending_job})"
+        if q.longest_pending_job
+        else ""
+    )
+    return f"queue: {q.running} running, {q.pending} pending{longest}"
+
+
+def report_lines(rep: r.ClusterReport) -> list[str]:
+    """A cluster report as text: the console's, and the fallback of the Slack message."""
+    lines = [f"{rep.title}: {rep.cluster} at {rep.at}"]
+    if rep.partitions is not None:
+        lines += [partition_line(p) for p in rep.partitions] or ["no partitions"]
+    if rep.queue is not None:
+        lines.append(queue_line(rep.queue))
+    if rep.user_jobs is not None:
+        lines.append(f"jobs of {rep.account}: " + ("none" if not rep.user_jobs else ""))
+        if rep.user_jobs:
+            lines += ["  " + ln for ln in queue_rows(rep.user_jobs, with_user=False).splitlines()]
+    if rep.running is not None:
+        lines.append("running jobs: " + ("none" if not rep.running else ""))
+        if rep.running:
+            lines += ["  " + ln for ln in queue_rows(rep.running, with_user=True).splitlines()]
+    lines += [f"could not read {p}" for p in rep.problems]
+    return lines
+
+
 def render_text(reply: r.Reply) -> str:
     match reply:
         case r.ErrorReply():
@@ -89,11 +135,10 @@ def render_text(reply: r.Reply) -> str:
             if not reply.watches:
                 return f"no watches of {reply.scope}"
             rows = [
-                [w.id, w.kind, w.job_id or "(all jobs)", w.account, w.cluster, w.channel]
-                for w in reply.watches
+                [w.id, w.kind, w.target, w.account, w.cluster, w.channel] for w in reply.watches
             ]
             return f"watches of {reply.scope}:\n" + table(
-                ["ID", "KIND", "JOB", "ACCOUNT", "CLUSTER", "CHANNEL"], rows
+                ["ID", "KIND", "WHAT", "ACCOUNT", "CLUSTER", "CHANNEL"], rows
             )
         case r.Submitted():
             res = reply.job.resources
@@ -169,11 +214,43 @@ def render_text(reply: r.Reply) -> str:
         case r.ClustersReply():
             rows = [
                 [
-                    c.name + (" (default)" if c.is_default else ""),
+                    c.name + (" (your default)" if c.is_default else ""),
                     c.where,
                     c.default_partition or "-",
+                    {True: "yes", False: "NO", None: "?"}[c.reachable],
+                    c.detail,
                 ]
                 for c in reply.clusters
             ]
-            return "clusters:\n" + table(["NAME", "WHERE", "DEFAULT PARTITION"], rows)
+            return "clusters:\n" + table(
+                ["NAME", "WHERE", "DEFAULT PARTITION", "REACHABLE", "DETAIL"], rows
+            )
+        case r.Alert():
+            return reply.text
+        case r.ClusterReport():
+            return "\n".join(report_lines(reply))
+        case r.ReportsReply():
+            if not reply.reports:
+                return f"no scheduled reports of {reply.scope}"
+            rows = [
+                [x.id, x.cluster, x.when, x.channel, x.partition or "all", ",".join(x.include)]
+                for x in reply.reports
+            ]
+            return f"scheduled reports of {reply.scope}:\n" + table(
+                ["ID", "CLUSTER", "WHEN", "CHANNEL", "PARTITION", "INCLUDE"], rows
+            )
+        case r.SubmitFormReply():
+            return (
+                f"the submit form opens in Slack; here, type "
+                f"`submit -p {reply.default_partition or 'PARTITION'} [options] -- COMMAND` "
+                f"(partitions on {reply.cluster}: {', '.join(reply.partitions) or 'unknown'})"
+            )
+        case r.HomeReply():
+            lines = [f"home of {reply.account} on {reply.cluster}"]
+            lines += [f"  job {j.job_id} {j.name} {j.state.value}" for j in reply.jobs]
+            if reply.snapshot:
+                lines += ["  " + partition_line(p) for p in reply.snapshot.partitions]
+            lines += [f"  watch {w.id}: {w.target}" for w in reply.watches]
+            lines += [f"  report {x.id}: {x.when}" for x in reply.reports]
+            return "\n".join(lines + [f"  problem: {p}" for p in reply.problems])
     raise TypeError(f"no text rendering for {type(reply).__name__}")

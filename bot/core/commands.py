@@ -81,6 +81,50 @@ class Unwatch(_Cmd):
     target: str  # a watch id, a job id, or "mine"
 
 
+class WatchGpus(_Cmd):
+    kind: Literal["watch_gpus"] = "watch_gpus"
+    gpus: int
+    partition: str | None = None  # None: the cluster's default partition, else any partition
+    continuous: bool = False
+
+
+class ReportOptions(_Cmd):
+    partition: str | None = None
+    include: tuple[str, ...] = ("resources", "jobs")
+    channel: str | None = None  # a channel id; None: where the command was typed
+
+
+class ReportNow(ReportOptions):
+    kind: Literal["report_now"] = "report_now"
+
+
+class ReportEvery(ReportOptions):
+    kind: Literal["report_every"] = "report_every"
+    every: str  # as typed: `1h`, `30m` or a crontab line
+    interval: int | None = None  # seconds, for `1h`/`30m`
+    cron: str | None = None  # a crontab line, checked by APScheduler's own parser
+
+
+class ReportStop(_Cmd):
+    kind: Literal["report_stop"] = "report_stop"
+    report_id: str
+
+
+class ListReports(_Cmd):
+    kind: Literal["reports"] = "reports"
+
+
+class UseCluster(_Cmd):
+    kind: Literal["use"] = "use"
+    name: str
+
+
+class SubmitForm(_Cmd):
+    """`submit` with no arguments: in Slack it opens the submit form (a modal)."""
+
+    kind: Literal["submit_form"] = "submit_form"
+
+
 class ConfigShow(_Cmd):
     kind: Literal["config"] = "config"
 
@@ -99,5 +143,12 @@ Command = (
     | WatchMine
     | ListWatches
     | Unwatch
+    | WatchGpus
+    | ReportNow
+    | ReportEvery
+    | ReportStop
+    | ListReports
+    | UseCluster
+    | SubmitForm
     | Help
 )

@@ -118,6 +118,56 @@ def _lines(text: str) -> int:
     return n
 
 
+REPORT_PARTS = ("resources", "jobs", "user", "running")
+_EVERY_RE = re.compile(r"^(\d+)([smhd])$")
+_EVERY_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_CHANNEL_RE = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$|^([CG][A-Z0-9]{2,})$")
+
+
+def _include(text: str) -> tuple[str, ...]:
+    parts = tuple(dict.fromkeys(p.strip().lower() for p in text.split(",") if p.strip()))
+    bad = [p for p in parts if p not in REPORT_PARTS]
+    if bad or not parts:
+        raise ValueError(
+            f"invalid --include `{shown(text)}`: use a comma list of {', '.join(REPORT_PARTS)}"
+        )
+    return parts
+
+
+def channel_id(text: str) -> str:
+    """A channel link as Slack sends it (`<#C123|name>`) or a bare id (`C123`)."""
+    m = _CHANNEL_RE.match(text)
+    if m:
+        return m.group(1) or m.group(2)
+    raise ValueError(
+        f"invalid --channel `{shown(text)}`: pick the channel with `#` so Slack sends its link, "
+        "or give its id (C0123ABC)"
+    )
+
+
+def parse_every(text: str) -> tuple[int | None, str | None]:
+    """`30m`, `1h`, `1d` -> (seconds, None); a crontab line -> (None, the line)."""
+    m = _EVERY_RE.match(text.strip())
+    if m:
+        seconds = int(m.group(1)) * _EVERY_SECONDS[m.group(2)]
+        if seconds < 1:
+            raise ValueError(f"invalid interval `{shown(text)}`: use e.g. 30m, 1h or 1d")
+        return seconds, None
+    line = " ".join(text.split())
+    if len(line.split(" ")) != 5:
+        raise ValueError(
+            f"invalid schedule `{shown(text)}`: use an interval (30m, 1h, 1d) or a quoted "
+            'crontab line with 5 fields, e.g. "0 9 * * 1-5"'
+        )
+    from apscheduler.triggers.cron import CronTrigger  # APScheduler's own crontab parser
+
+    try:
+        CronTrigger.from_crontab(line, timezone="UTC")
+    except ValueError as e:
+        raise ValueError(f"invalid crontab `{shown(line)}`: {e}") from None
+    return None, line
+
+
 def since_to_slurm(text: str) -> str:
     """`1d`, `12h`, `2w` or a date -> a Slurm `-S` value."""
     m = _SINCE_RE.match(text)
@@ -208,9 +258,28 @@ def _plain_parser(prog: str) -> _Parser:
 
 def _watch_parser() -> _Parser:
     p = _new("watch")
-    p.add_argument("what", choices=["job", "mine"])
-    p.add_argument("job_id", metavar="ID", nargs="?", type=_typed(validate_job_id))
+    p.add_argument("what", choices=["job", "mine", "gpus"])
+    p.add_argument("target", metavar="ID|N", nargs="?")
+    p.add_argument("-p", "--partition")
+    p.add_argument("--continuous", action="store_true")
     _cluster_arg(p)
+    return p
+
+
+def _report_parser() -> _Parser:
+    p = _new("report")
+    p.add_argument("action", choices=["now", "every", "stop"])
+    p.add_argument("spec", metavar="WHEN|ID", nargs="?")
+    p.add_argument("-p", "--partition")
+    p.add_argument("--include", type=_typed(_include), metavar="LIST")
+    p.add_argument("--channel", type=_typed(channel_id), metavar="#CHANNEL")
+    _cluster_arg(p)
+    return p
+
+
+def _use_parser() -> _Parser:
+    p = _new("use")
+    p.add_argument("name", metavar="CLUSTER")
     return p
 
 
@@ -274,12 +343,23 @@ COMMANDS: dict[str, Spec] = {
     ),
     "clusters": Spec("clusters", "configured clusters", lambda: _plain_parser("clusters")),
     "watch": Spec(
-        "watch job ID | watch mine [--cluster NAME]",
-        "follow a job (or all your jobs, new ones too) in its own thread",
+        "watch job ID | watch mine | watch gpus N [-p PARTITION] [--continuous] [--cluster NAME]",
+        "follow a job (or all your jobs) in its own thread, or wait for N free GPUs",
         _watch_parser,
     ),
     "watches": Spec("watches", "your watches, with their ids", lambda: _plain_parser("watches")),
     "unwatch": Spec("unwatch ID|mine", "stop a watch (a watch id or a job id)", _unwatch_parser),
+    "report": Spec(
+        'report now | report every 1h|30m|"0 9 * * 1-5" | report stop ID '
+        "[-p PARTITION] [--include resources,jobs,user,running] [--channel #CHANNEL] "
+        "[--cluster NAME]",
+        "a cluster report now, or on a schedule into a channel",
+        _report_parser,
+    ),
+    "reports": Spec(
+        "reports", "scheduled reports, with their ids", lambda: _plain_parser("reports")
+    ),
+    "use": Spec("use CLUSTER", "make CLUSTER your default cluster", _use_parser),
     "config": Spec("config show", "the bot's configuration (admins only)", _config_parser),
     "help": Spec("help [COMMAND]", "this help, or one command's", _help_parser),
 }
@@ -343,13 +423,13 @@ def parse(text: str) -> c.Command:
         case "config":
             return c.ConfigShow()
         case "watch":
-            if ns.what == "mine":
-                if ns.job_id:
-                    raise UsageError("`watch mine` takes no job id; `watch job ID` follows one job")
-                return c.WatchMine(cluster=ns.cluster)
-            if not ns.job_id:
-                raise UsageError(f"`watch job` needs a job id; usage: `{COMMANDS['watch'].usage}`")
-            return c.WatchJob(job_id=ns.job_id, cluster=ns.cluster)
+            return _watch(ns)
+        case "report":
+            return _report(ns)
+        case "reports":
+            return c.ListReports(cluster=ns.cluster)
+        case "use":
+            return c.UseCluster(name=ns.name)
         case "watches":
             return c.ListWatches(cluster=ns.cluster)
         case "unwatch":
@@ -366,8 +446,69 @@ def parse(text: str) -> c.Command:
             return c.Help(topic=topic)
 
 
-def _parse_submit(rest: str) -> c.Submit:
+def _watch(ns: argparse.Namespace) -> c.Command:
+    usage = f"usage: `{COMMANDS['watch'].usage}`"
+    if ns.what != "gpus" and (ns.partition or ns.continuous):
+        raise UsageError(f"`-p` and `--continuous` are for `watch gpus`; {usage}")
+    if ns.what == "mine":
+        if ns.target:
+            raise UsageError("`watch mine` takes no job id; `watch job ID` follows one job")
+        return c.WatchMine(cluster=ns.cluster)
+    if ns.what == "gpus":
+        if not ns.target:
+            raise UsageError(f"`watch gpus` needs a number of GPUs, e.g. `watch gpus 4`; {usage}")
+        try:
+            n = _positive(ns.target)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        return c.WatchGpus(
+            gpus=n, partition=ns.partition, continuous=ns.continuous, cluster=ns.cluster
+        )
+    if not ns.target:
+        raise UsageError(f"`watch job` needs a job id; {usage}")
+    try:
+        job_id = validate_job_id(ns.target)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return c.WatchJob(job_id=job_id, cluster=ns.cluster)
+
+
+def _report(ns: argparse.Namespace) -> c.Command:
+    usage = f"usage: `{COMMANDS['report'].usage}`"
+    opts = {
+        "partition": ns.partition,
+        "channel": ns.channel,
+        "cluster": ns.cluster,
+        **({"include": ns.include} if ns.include else {}),
+    }
+    if ns.action == "stop":
+        if not ns.spec or not re.fullmatch(r"r[0-9a-f]{4}", ns.spec.lower()):
+            raise UsageError(
+                "`report stop` takes a report id (see `reports`), e.g. `report stop r1a2b`"
+            )
+        return c.ReportStop(report_id=ns.spec.lower(), cluster=ns.cluster)
+    if ns.action == "now":
+        if ns.spec:
+            raise UsageError(f"unexpected `{shown(ns.spec)}` after `report now`; {usage}")
+        return c.ReportNow(**opts)
+    if not ns.spec:
+        raise UsageError(
+            "`report every` needs a schedule: 30m, 1h, 1d or a quoted crontab line like "
+            f'"0 9 * * 1-5"; {usage}'
+        )
+    try:
+        interval, cron = parse_every(ns.spec)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return c.ReportEvery(every=ns.spec, interval=interval, cron=cron, **opts)
+
+
+def _parse_submit(rest: str) -> c.Command:
     tokens, command = _tokens_and_command(rest)
+    if command is None and all(t == "--cluster" or not t.startswith("-") for t in tokens):
+        # `submit` alone (or `submit --cluster NAME`): the submit form.
+        ns = _plain_parser("submit").parse_args(tokens)
+        return c.SubmitForm(cluster=ns.cluster)
     if command is None:
         raise UsageError(
             "`submit` needs `--` before the command, e.g. `submit -p gpu -- python train.py`"

@@ -363,3 +363,26 @@ class ResourceSnapshot(_Model):
     @property
     def gpus_free(self) -> int:
         return sum(p.gpus_free for p in self.partitions)
+
+
+class QueueJob(_Model):
+    """One row of the cluster's queue (a pending array range counts its tasks)."""
+
+    job_id: str
+    state: JobState
+    user: str
+    partition: str
+    name: str = ""
+    nodes: int | None = None
+    gpus: int = 0
+    elapsed: str = ""
+    pending_seconds: int | None = None  # how long it has waited (pending jobs)
+    reason: str = ""
+    count: int = 1
+
+
+class QueueSummary(_Model):
+    running: int = 0
+    pending: int = 0
+    longest_pending_seconds: int | None = None
+    longest_pending_job: str | None = None

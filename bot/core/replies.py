@@ -6,7 +6,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.core.models import HistoryRecord, Job, JobInfo, ResourceSnapshot
+from bot.core.models import (
+    HistoryRecord,
+    Job,
+    JobInfo,
+    PartitionResources,
+    QueueJob,
+    QueueSummary,
+    ResourceSnapshot,
+)
+from bot.core.reports import ReportSchedule
 from bot.core.watches import Watch
 
 
@@ -89,7 +98,9 @@ class ClusterSummary(BaseModel):
     name: str
     where: str
     default_partition: str | None
-    is_default: bool
+    is_default: bool  # the caller's default (`use`), else the first configured
+    reachable: bool | None = None  # None: not checked
+    detail: str = ""  # partitions and round trip, or why it cannot be reached
 
 
 class ClustersReply(_Reply):
@@ -105,10 +116,64 @@ class Done(_Reply):
     ephemeral: bool = True
 
 
+class Alert(_Reply):
+    """A message the bot posts on its own (a GPU watch firing), addressed to `mention`."""
+
+    kind: Literal["alert"] = "alert"
+    text: str
+    mention: str | None = None
+
+
 class WatchesReply(_Reply):
     kind: Literal["watches"] = "watches"
     scope: str
     watches: list[Watch]
+    ephemeral: bool = True
+
+
+class ClusterReport(_Reply):
+    """A cluster report: GPUs and nodes per partition, the queue, and optionally jobs."""
+
+    kind: Literal["report"] = "report"
+    cluster: str
+    at: str  # when it was taken, in the configured time zone
+    title: str = "Cluster report"
+    partitions: list[PartitionResources] | None = None  # `resources`
+    queue: QueueSummary | None = None  # `jobs`
+    account: str | None = None
+    user_jobs: list[QueueJob] | None = None  # `user`: the caller's jobs
+    running: list[QueueJob] | None = None  # `running`: everyone's running jobs
+    problems: list[str] = []  # parts that could not be read
+
+
+class ReportsReply(_Reply):
+    kind: Literal["reports"] = "reports"
+    scope: str
+    reports: list[ReportSchedule]
+    ephemeral: bool = True
+
+
+class SubmitFormReply(_Reply):
+    """`submit` alone: the Slack layer opens the submit form (a modal) with these choices."""
+
+    kind: Literal["submit_form"] = "submit_form"
+    cluster: str
+    partitions: list[str]
+    default_partition: str | None = None
+    ephemeral: bool = True
+
+
+class HomeReply(_Reply):
+    """What the App Home tab shows one user."""
+
+    kind: Literal["home"] = "home"
+    cluster: str
+    account: str
+    jobs: list[JobInfo] = []
+    snapshot: ResourceSnapshot | None = None
+    watches: list[Watch] = []
+    reports: list[ReportSchedule] = []
+    problems: list[str] = []
     ephemeral: bool = True
 
 
@@ -132,5 +197,10 @@ Reply = (
     | ClustersReply
     | ConfigReply
     | Done
+    | Alert
     | WatchesReply
+    | ClusterReport
+    | ReportsReply
+    | SubmitFormReply
+    | HomeReply
 )

@@ -5,7 +5,9 @@ Every surface (Slack listeners, console, tests) calls `Service.handle(user_id, t
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import yaml
@@ -16,13 +18,18 @@ from bot.core import replies as r
 from bot.core.audit import AuditLog
 from bot.core.grammar import help_text, parse
 from bot.core.models import JobState
+from bot.core.prefs import Prefs
 from bot.core.script import ScriptRenderer
 from bot.core.slurm.client import SlurmClient
 from bot.errors import AccessDenied, BotError, UsageError
 from bot.transport.pool import TransportPool
 
 if TYPE_CHECKING:
+    from bot.core.gpuwatch import GpuWatcher
     from bot.core.monitor import JobMonitor
+    from bot.core.report_scheduler import ReportScheduler
+
+REACH_TIMEOUT = 5.0  # `clusters`: how long to wait for each cluster's answer
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +44,11 @@ class Service:
     ) -> None:
         self.config = config
         self.audit = audit
-        self.monitor: JobMonitor | None = None  # set by the Slack app: watches live there
+        # Set by the Slack app: watches, GPU watches and schedules post into Slack.
+        self.monitor: JobMonitor | None = None
+        self.gpus: GpuWatcher | None = None
+        self.reports: ReportScheduler | None = None
+        self.prefs = Prefs()
         self.pool = pool or TransportPool()
         self.renderer = renderer or ScriptRenderer(config.templates, config.templates_dir)
         self._clients: dict[tuple[str, str], SlurmClient] = {}
@@ -61,9 +72,16 @@ class Service:
         where = ", ".join(f"<#{ch}>" for ch in allowed)
         raise AccessDenied(f"srunx-bot does not answer in this channel; use it in {where} or DM me")
 
+    def default_cluster(self, user_id: str) -> ClusterConfig:
+        """The cluster set with `use`, if still configured; else the first one."""
+        chosen = self.prefs.default_cluster(user_id)
+        if chosen in self.config.cluster_names:
+            return self.config.cluster(chosen)
+        return self.config.clusters[0]
+
     def client(self, user_id: str, cluster: str | None) -> tuple[ClusterConfig, SlurmClient]:
         grant = self.grant(user_id)
-        cfg = self.config.cluster(cluster)
+        cfg = self.config.cluster(cluster) if cluster else self.default_cluster(user_id)
         key = (cfg.name, grant.account)
         if key not in self._clients:
             transport = self.pool.get(cfg, grant.account, grant.key_file)
@@ -75,11 +93,23 @@ class Service:
         self, user_id: str, text: str, *, channel: str | None = None, dm: bool = False
     ) -> r.Reply:
         """Parse and run one command; every failure becomes an ErrorReply, never a raise."""
+        return await self.run(user_id, None, text=text, channel=channel, dm=dm)
+
+    async def run(
+        self,
+        user_id: str,
+        cmd: c.Command | None,
+        *,
+        text: str,
+        channel: str | None = None,
+        dm: bool = False,
+    ) -> r.Reply:
+        """Run a command parsed already (a form's) or, with `cmd=None`, `text`; audited."""
         reply: r.Reply
         try:
             self.grant(user_id)
             self.check_channel(channel, dm)
-            reply = await self.execute(user_id, parse(text), channel)
+            reply = await self.execute(user_id, cmd or parse(text), channel, dm)
         except BotError as e:
             reply = r.ErrorReply(message=str(e))
         except Exception:
@@ -101,11 +131,20 @@ class Service:
             )
         return reply
 
-    async def execute(self, user_id: str, cmd: c.Command, channel: str | None = None) -> r.Reply:
+    async def execute(
+        self, user_id: str, cmd: c.Command, channel: str | None = None, dm: bool = False
+    ) -> r.Reply:
         if isinstance(cmd, c.Help):
             return r.HelpReply(text=help_text(cmd.topic))
         if isinstance(cmd, c.Clusters):
-            return self._clusters()
+            return await self._clusters(user_id)
+        if isinstance(cmd, c.UseCluster):
+            cfg = self.config.cluster(cmd.name)
+            self.client(user_id, cfg.name)
+            await self.prefs.set_default_cluster(user_id, cfg.name)
+            return r.Done(text=f"your default cluster is now {cfg.name}")
+        if isinstance(cmd, c.ReportNow | c.ReportEvery | c.ReportStop | c.ListReports):
+            return await self._report(user_id, cmd, channel, dm)
         if isinstance(cmd, c.ConfigShow):
             if not self.config.is_admin(user_id):
                 raise AccessDenied("`config show` is for admins")
@@ -114,9 +153,19 @@ class Service:
             return r.ConfigReply(text=text)
         cluster, client = self.client(user_id, cmd.cluster)
         account = self.grant(user_id).account
-        if isinstance(cmd, c.WatchJob | c.WatchMine | c.ListWatches | c.Unwatch):
+        if isinstance(cmd, c.WatchJob | c.WatchMine | c.ListWatches | c.Unwatch | c.WatchGpus):
             return await self._watch(user_id, cluster.name, cmd, channel)
         match cmd:
+            case c.SubmitForm():
+                try:
+                    partitions = await client.partitions()
+                except BotError:
+                    partitions = []  # the form then asks for the partition as text
+                return r.SubmitFormReply(
+                    cluster=cluster.name,
+                    partitions=partitions,
+                    default_partition=cluster.default_partition,
+                )
             case c.Submit():
                 return await self._submit(cluster, client, account, cmd)
             case c.Status():
@@ -152,7 +201,7 @@ class Service:
         self,
         user_id: str,
         cluster: str,
-        cmd: c.WatchJob | c.WatchMine | c.ListWatches | c.Unwatch,
+        cmd: c.WatchJob | c.WatchMine | c.ListWatches | c.Unwatch | c.WatchGpus,
         channel: str | None,
     ) -> r.Reply:
         if self.monitor is None or channel is None:
@@ -161,6 +210,10 @@ class Service:
 
         watches = WatchCommands(self.monitor)
         match cmd:
+            case c.WatchGpus():
+                if self.gpus is None:
+                    raise UsageError("GPU watches post into Slack: use them in Slack")
+                return r.Done(text=await self.gpus.watch(user_id, cmd, channel))
             case c.WatchJob():
                 return r.Done(text=await watches.watch_job(user_id, cluster, cmd.job_id, channel))
             case c.WatchMine():
@@ -193,21 +246,85 @@ class Service:
             notify_channel=cmd.notify_channel,
         )
 
-    def _clusters(self) -> r.ClustersReply:
-        items = []
-        for i, cl in enumerate(self.config.clusters):
+    async def _report(
+        self,
+        user_id: str,
+        cmd: c.ReportNow | c.ReportEvery | c.ReportStop | c.ListReports,
+        channel: str | None,
+        dm: bool,
+    ) -> r.Reply:
+        if self.reports is None:
+            if isinstance(cmd, c.ReportNow) and cmd.channel is None:
+                from bot.core.report_scheduler import build_report
+
+                return await build_report(self, user_id, cmd.cluster, cmd)
+            raise UsageError("reports into channels are posted by the Slack bot: use Slack")
+        match cmd:
+            case c.ReportNow():
+                return await self.reports.now(user_id, cmd, channel)
+            case c.ReportEvery():
+                return await self.reports.every(user_id, cmd, channel, dm)
+            case c.ReportStop():
+                return await self.reports.stop(user_id, cmd)
+        return await self.reports.list(user_id)
+
+    async def home(self, user_id: str) -> r.HomeReply:
+        """The App Home tab of one user: their jobs, free GPUs, watches and reports."""
+        cluster, client = self.client(user_id, None)
+        account = self.grant(user_id).account
+        jobs_t = asyncio.ensure_future(client.list_jobs(account))
+        snap_t = asyncio.ensure_future(client.resources())
+        problems: list[str] = []
+        jobs, snapshot = [], None
+        try:
+            jobs = await jobs_t
+        except BotError as e:
+            problems.append(f"jobs: {e}")
+        try:
+            snapshot = await snap_t
+        except BotError as e:
+            problems.append(f"GPUs: {e}")
+        watches = await self.monitor.store.watches(user_id) if self.monitor else []
+        reports = (await self.reports.list(user_id)).reports if self.reports else []
+        return r.HomeReply(
+            cluster=cluster.name,
+            account=account,
+            jobs=jobs,
+            snapshot=snapshot,
+            watches=watches,
+            reports=[x for x in reports if x.user_id == user_id],
+            problems=problems,
+        )
+
+    async def _clusters(self, user_id: str) -> r.ClustersReply:
+        """Every configured cluster, asked at once whether it answers (as the caller)."""
+        default = self.default_cluster(user_id).name
+
+        async def one(cl: ClusterConfig) -> r.ClusterSummary:
             where = cl.ssh_config_host or (f"{cl.host}:{cl.port}" if cl.host else "local")
             if cl.proxy_jump:
                 where += f" via {cl.proxy_jump}"
-            items.append(
-                r.ClusterSummary(
-                    name=cl.name,
-                    where=where,
-                    default_partition=cl.default_partition,
-                    is_default=i == 0,
-                )
+            _, client = self.client(user_id, cl.name)
+            t0 = time.perf_counter()
+            try:
+                parts = await asyncio.wait_for(client.ping(), REACH_TIMEOUT)
+                ok = True
+                detail = f"{len(parts)} partitions, {1000 * (time.perf_counter() - t0):.0f} ms"
+            except TimeoutError:
+                ok, detail = False, f"no answer within {REACH_TIMEOUT:.0f} s"
+            except BotError as e:
+                ok, detail = False, str(e)
+            return r.ClusterSummary(
+                name=cl.name,
+                where=where,
+                default_partition=cl.default_partition,
+                is_default=cl.name == default,
+                reachable=ok,
+                detail=detail,
             )
-        return r.ClustersReply(clusters=items)
+
+        items = await asyncio.gather(*(one(cl) for cl in self.config.clusters))
+        return r.ClustersReply(clusters=list(items))
 
     async def close(self) -> None:
         await self.pool.close()

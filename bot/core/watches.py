@@ -45,7 +45,7 @@ class Watch(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str = Field(default_factory=lambda: "w" + secrets.token_hex(2))
-    kind: Literal["job", "mine"]
+    kind: Literal["job", "mine", "gpus"]
     user_id: str
     account: str
     cluster: str
@@ -54,6 +54,21 @@ class Watch(BaseModel):
     created: float = Field(default_factory=time.time)
     # `watch mine`: jobs that had already ended when the watch began (not news to anyone).
     baseline: list[str] = Field(default_factory=list)
+    # `watch gpus N`: at least `gpus` free on `partition` (None: on any one partition).
+    gpus: int | None = None
+    partition: str | None = None
+    continuous: bool = False
+    armed: bool = True  # the next upward crossing notifies
+    below_since: float | None = None  # since when the count has been below N (re-arming)
+    fired: int = 0
+
+    @property
+    def target(self) -> str:
+        """What it watches, in words."""
+        if self.kind == "gpus":
+            where = f"on {self.partition}" if self.partition else "on any partition"
+            return f"{self.gpus} GPUs {where}" + (" (continuous)" if self.continuous else "")
+        return f"job {self.job_id}" if self.job_id else "all jobs"
 
 
 _Q = Query()
@@ -112,6 +127,17 @@ class WatchStore:
             return [Watch.model_validate(d) for d in docs]
 
         return await self.store.run(get)
+
+    async def gpu_watches(self, cluster: str) -> list[Watch]:
+        def get(db: TinyDB) -> list[Watch]:
+            docs = db.table("watches").search((_Q.kind == "gpus") & (_Q.cluster == cluster))
+            return [Watch.model_validate(d) for d in docs]
+
+        return await self.store.run(get)
+
+    async def save_watch(self, watch: Watch) -> None:
+        doc = watch.model_dump(mode="json")
+        await self.store.run(lambda db: db.table("watches").upsert(doc, _Q.id == watch.id))
 
     async def remove_watches(self, ids: list[str]) -> None:
         await self.store.run(lambda db: db.table("watches").remove(_Q.id.one_of(ids)))

@@ -15,7 +15,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.core.gpuwatch import GpuWatcher
 from bot.core.monitor import JobMonitor
+from bot.core.prefs import Prefs
+from bot.core.report_scheduler import ReportScheduler
+from bot.core.reports import ReportStore
 from bot.core.service import Service
 from bot.core.store import Store
 from bot.core.watches import WatchStore
@@ -42,8 +46,13 @@ def web_client(settings: SlackSettings) -> AsyncWebClient:
 def build_app(service: Service, settings: SlackSettings, store: Store, *, http: bool) -> AsyncApp:
     """The Bolt app, its listeners, and the job monitor posting through the same client."""
     client = web_client(settings)
-    monitor = JobMonitor(service, WatchStore(store), SlackNotifier(client), service.config.notify)
+    notifier = SlackNotifier(client)
+    watches = WatchStore(store)
+    monitor = JobMonitor(service, watches, notifier, service.config.notify)
     service.monitor = monitor
+    service.gpus = GpuWatcher(service, watches, notifier, service.config.notify)
+    service.reports = ReportScheduler(service, ReportStore(store), notifier)
+    service.prefs = Prefs(store)
     app = AsyncApp(
         client=client,
         signing_secret=settings.signing_secret.get_secret_value()
@@ -85,19 +94,25 @@ async def check_token(app: AsyncApp) -> str:
     return f"@{resp['user']} in {resp['team']}"
 
 
-def start_polling(service: Service) -> AsyncIOScheduler:
-    """One poll job per cluster. A tick still running when the next is due is skipped, not
-    stacked (max_instances=1, coalesce)."""
-    monitor = service.monitor
-    assert monitor is not None
+async def poll(service: Service, cluster: str) -> None:
+    """One poll of a cluster: job threads and watches, then GPU watches."""
+    assert service.monitor is not None and service.gpus is not None
+    await service.monitor.tick(cluster)
+    await service.gpus.tick(cluster)
+
+
+async def start_polling(service: Service) -> AsyncIOScheduler:
+    """One poll job per cluster, and every scheduled report's next slot. A tick still running
+    when the next is due is skipped, not stacked (max_instances=1, coalesce)."""
+    assert service.reports is not None
     every = service.config.notify.poll_interval
     scheduler = AsyncIOScheduler()
     for cluster in service.config.clusters:
         scheduler.add_job(
-            monitor.tick,
+            poll,
             "interval",
             seconds=every,
-            args=[cluster.name],
+            args=[service, cluster.name],
             id=f"poll-{cluster.name}",
             max_instances=1,
             coalesce=True,
@@ -105,6 +120,7 @@ def start_polling(service: Service) -> AsyncIOScheduler:
             next_run_time=datetime.now(),
         )
     scheduler.start()
+    log.info("%d scheduled reports", await service.reports.start(scheduler))
     return scheduler
 
 
@@ -113,7 +129,7 @@ async def serve(
 ) -> None:
     app = build_app(service, settings, store, http=http)
     log.info("Slack bot %s", await check_token(app))
-    scheduler = start_polling(service)
+    scheduler = await start_polling(service)
     try:
         if http:
             runner = await start_http(app, host, port)

@@ -6,7 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.console.render import node_table, partition_line, render_text, state_text
+from bot.console.render import (
+    node_table,
+    partition_line,
+    queue_line,
+    queue_rows,
+    render_text,
+    state_text,
+    table,
+)
 from bot.core import replies as r
 from bot.core.models import JobInfo, JobState
 from bot.slack.text import code, escape
@@ -204,7 +212,14 @@ def _blocks(reply: r.Reply) -> list[Block]:
             ]
         case r.ResourcesReply():
             return _resource_blocks(reply)
-        case r.HistoryReply() | r.ClustersReply() | r.WatchesReply():
+        case r.ClusterReport():
+            return report_blocks(reply)
+        case r.Alert():
+            who = f"<@{reply.mention}> " if reply.mention else ""
+            return [section(f":bell: {who}{escape(reply.text)}")]
+        case r.SubmitFormReply() | r.HomeReply():
+            return [section(escape(render_text(reply)))]
+        case r.HistoryReply() | r.ClustersReply() | r.WatchesReply() | r.ReportsReply():
             head, _, body = render_text(reply).partition("\n")
             if not body:
                 return [section(escape(head))]
@@ -222,6 +237,40 @@ def _resource_blocks(reply: r.ResourcesReply) -> list[Block]:
         blocks.append(section(escape(partition_line(p))))
         if p.nodes:
             blocks.append(code_block(node_table(p), what="more nodes"))
+    return blocks
+
+
+def report_blocks(rep: r.ClusterReport) -> list[Block]:
+    """One message: a header, a table per section, and what could not be read."""
+    blocks = [
+        section(f":bar_chart: *{escape(rep.title)}* for *{escape(rep.cluster)}*"),
+        context(f"taken {escape(rep.at)}"),
+    ]
+    if rep.partitions is not None:
+        rows = [
+            [
+                p.partition,
+                f"{p.gpus_free}/{p.gpus_total}",
+                f"{p.nodes_idle}/{p.nodes_mixed}/{p.nodes_alloc}/{p.nodes_down}/{p.nodes_drain}",
+            ]
+            for p in rep.partitions
+        ]
+        blocks.append(section("*GPUs and nodes* (idle/mixed/alloc/down/drain)"))
+        blocks.append(
+            code_block(table(["PARTITION", "GPUS FREE", "NODES"], rows), what="more partitions")
+        )
+    if rep.queue is not None:
+        blocks.append(section(escape(queue_line(rep.queue).capitalize())))
+    if rep.user_jobs is not None:
+        blocks.append(section(f"*Jobs of {escape(rep.account or '')}*"))
+        body = queue_rows(rep.user_jobs, with_user=False) if rep.user_jobs else "none"
+        blocks.append(code_block(body, what="more jobs"))
+    if rep.running is not None:
+        blocks.append(section("*Running jobs*"))
+        body = queue_rows(rep.running, with_user=True) if rep.running else "none"
+        blocks.append(code_block(body, what="more jobs"))
+    if rep.problems:
+        blocks.append(context(":warning: could not read " + escape("; ".join(rep.problems))))
     return blocks
 
 

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.models import JobInfo
-from bot.core.replies import StatusReply
+from bot.core.replies import Reply, StatusReply
 from bot.core.watches import JobThread
 from bot.slack.blocks import render_blocks, section
 from bot.slack.text import escape
@@ -69,6 +69,13 @@ class SlackNotifier:
                 text=safe[:3000],
                 blocks=[section(safe)],
             )
+
+    async def post(self, channel: str, reply: Reply) -> str:
+        """Any reply as a new message (GPU alerts, reports); paced like the rest."""
+        text, blocks = render_blocks(reply)
+        async with self.pacer.slot(channel):
+            resp = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        return str(resp["ts"])
 
     async def post_notice(self, channel: str, text: str) -> None:
         safe = f":warning: {escape(text)}"

@@ -275,19 +275,34 @@ def test_clusters() -> None:
     reply = r.ClustersReply(
         clusters=[
             r.ClusterSummary(
-                name="lab", where="127.0.0.1:2222", default_partition="gpu", is_default=True
+                name="lab",
+                where="127.0.0.1:2222",
+                default_partition="gpu",
+                is_default=True,
+                reachable=True,
+                detail="2 partitions, 9 ms",
             ),
             r.ClusterSummary(
-                name="local", where="this machine", default_partition=None, is_default=False
+                name="far",
+                where="far:22",
+                default_partition=None,
+                is_default=False,
+                reachable=False,
+                detail="no answer within 5 s",
             ),
         ]
     )
-    assert render_text(reply).splitlines() == [
-        "clusters:",
-        "NAME           WHERE           DEFAULT PARTITION",
-        "lab (default)  127.0.0.1:2222  gpu",
-        "local          this machine    -",
+    lines = render_text(reply).splitlines()
+    assert lines[0] == "clusters:"
+    assert lines[1].split() == ["NAME", "WHERE", "DEFAULT", "PARTITION", "REACHABLE", "DETAIL"]
+    assert lines[2].split() == ["lab", "(your", "default)", "127.0.0.1:2222", "gpu", "yes"] + [
+        "2",
+        "partitions,",
+        "9",
+        "ms",
     ]
+    assert lines[3].split()[:4] == ["far", "far:22", "-", "NO"]
+    assert lines[3].endswith("no answer within 5 s")
 
 
 def test_table_pads_and_strips() -> None:
@@ -322,6 +337,11 @@ def test_every_reply_type_renders() -> None:
         r.ConfigReply(text="clusters: []"),
         r.Done(text="watching"),
         r.WatchesReply(scope="you", watches=[]),
+        r.Alert(text="2 GPUs are free", mention="U1"),
+        r.ClusterReport(cluster="c", at="2026-11-28 09:00 UTC", partitions=[]),
+        r.ReportsReply(scope="you", reports=[]),
+        r.SubmitFormReply(cluster="c", partitions=["gpu"]),
+        r.HomeReply(cluster="c", account="a"),
     ]
     kinds = {s.kind for s in samples}
     assert len(kinds) == len(r.Reply.__args__)

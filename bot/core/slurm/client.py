@@ -17,11 +17,13 @@ from bot.core.models import (
     HistoryRecord,
     JobInfo,
     JobState,
+    QueueJob,
     ResourceSnapshot,
     validate_job_id,
 )
 from bot.core.slurm import parse
 from bot.core.slurm.formats import (
+    QUEUE_FORMAT,
     SACCT_HISTORY_FIELDS,
     SACCT_STATUS_FIELDS,
     SINFO_NODE_FORMAT,
@@ -136,6 +138,11 @@ class SlurmClient:
         names = sorted({ln.strip() for ln in out.splitlines() if ln.strip()})
         self._partitions = (now, names)
         return names
+
+    async def ping(self) -> list[str]:
+        """Ask Slurm now (no cache): does the cluster answer? Returns its partitions."""
+        self._partitions = None
+        return await self.partitions()
 
     async def check_partition(self, partition: str) -> None:
         names = await self.partitions()
@@ -316,6 +323,12 @@ class SlurmClient:
             argv += ["-p", partition]
         nodes = parse.parse_sinfo_nodes(await self._checked(*argv))
         return ResourceSnapshot(cluster=self.cluster, partitions=parse.summarize_partitions(nodes))
+
+    async def queue(self, partition: str | None = None) -> list[QueueJob]:
+        """Every user's pending and running jobs (what a cluster report counts)."""
+        argv = ["squeue", "-h", "-t", "PENDING,RUNNING,COMPLETING,CONFIGURING"]
+        argv += ["-p", partition] if partition else []
+        return parse.parse_queue(await self._checked(*argv, "-O", QUEUE_FORMAT))
 
     async def usage(self, job_id: str) -> HistoryRecord | None:
         """Accounting of one finished job (exit code, elapsed, CPU time, max memory)."""

@@ -65,3 +65,21 @@ SACCT_HISTORY_FIELDS = (
 
 SINFO_NODE_FIELDS = ("NodeList", "PartitionName", "StateComplete", "Gres", "GresUsed")
 SINFO_NODE_FORMAT = output_format(SINFO_NODE_FIELDS)
+
+# The whole queue for cluster reports: counts, GPUs and how long pending jobs have waited
+# (PendingTime is computed by slurmctld, so the bot's clock and time zone don't matter).
+QUEUE_FIELDS = (
+    "JobID",
+    "ArrayJobID",
+    "ArrayTaskID",
+    "State",
+    "UserName",
+    "Partition",
+    "NumNodes",
+    "tres-alloc",
+    "TimeUsed",
+    "PendingTime",
+    "Reason",
+    "Name",
+)
+QUEUE_FORMAT = output_format(QUEUE_FIELDS)

@@ -12,8 +12,11 @@ from bot.core.models import (
     JobState,
     NodeResources,
     PartitionResources,
+    QueueJob,
+    QueueSummary,
 )
 from bot.core.slurm.formats import (
+    QUEUE_FIELDS,
     SACCT_HISTORY_FIELDS,
     SACCT_STATUS_FIELDS,
     SEP,
@@ -126,6 +129,46 @@ def parse_squeue(text: str) -> list[JobInfo]:
             info.tasks = {info.state.value: array_task_count(task)}
         jobs.append(info)
     return jobs
+
+
+def parse_queue(text: str) -> list[QueueJob]:
+    rows = []
+    for r in _rows(text, QUEUE_FIELDS):
+        task = r["ArrayTaskID"]
+        ranged = task not in _NONE and not task.isdigit()  # a pending remainder `2-9%2`
+        job_id = r["JobID"] if task in _NONE else f"{r['ArrayJobID']}_{task}"
+        state = JobState.from_slurm(r["State"])
+        waited = r["PendingTime"]
+        rows.append(
+            QueueJob(
+                job_id=f"{r['ArrayJobID']}_[{task}]" if ranged else job_id,
+                state=state,
+                user=r["UserName"],
+                partition=r["Partition"],
+                name=r["Name"],
+                nodes=int(r["NumNodes"]) if r["NumNodes"].isdigit() else None,
+                gpus=tres_gpu_count(r["tres-alloc"]) or 0,
+                elapsed=r["TimeUsed"],
+                pending_seconds=int(waited)
+                if state == JobState.PENDING and waited.isdigit()
+                else None,
+                reason=_opt(r["Reason"]) or "",
+                count=array_task_count(task) if ranged else 1,
+            )
+        )
+    return rows
+
+
+def summarize_queue(jobs: Sequence[QueueJob]) -> QueueSummary:
+    running = sum(j.count for j in jobs if j.state in (JobState.RUNNING, JobState.COMPLETING))
+    pending = [j for j in jobs if j.state == JobState.PENDING]
+    longest = max(pending, key=lambda j: j.pending_seconds or 0, default=None)
+    return QueueSummary(
+        running=running,
+        pending=sum(j.count for j in pending),
+        longest_pending_seconds=longest.pending_seconds if longest else None,
+        longest_pending_job=longest.job_id if longest else None,
+    )
 
 
 def parse_sacct_status(text: str) -> list[JobInfo]:

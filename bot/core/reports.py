@@ -1,0 +1,160 @@
+"""Cluster reports: what one says (taken from `sinfo` and `squeue`), and report schedules.
+
+A schedule is an APScheduler interval or cron trigger plus the last slot posted. Slots are
+computed from the trigger, never from when the bot happened to run, so a restart neither
+repeats the slot just posted nor replays the slots missed while the bot was down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from pydantic import BaseModel, ConfigDict, Field
+from tinydb import Query, TinyDB
+
+from bot.core.models import (
+    JobState,
+    PartitionResources,
+    QueueJob,
+    QueueSummary,
+)
+from bot.core.slurm.client import SlurmClient
+from bot.core.slurm.parse import summarize_queue
+from bot.core.store import Store
+from bot.errors import BotError
+
+_Q = Query()
+
+
+class ReportSchedule(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(default_factory=lambda: "r" + secrets.token_hex(2))
+    cluster: str
+    channel: str
+    user_id: str  # who scheduled it; the report is taken as their account
+    every: str  # as typed
+    interval: int | None = None
+    cron: str | None = None
+    timezone: str = "UTC"
+    partition: str | None = None
+    include: tuple[str, ...] = ("resources", "jobs")
+    created: float = Field(default_factory=time.time)  # an interval's slots count from here
+    last_slot: float | None = None  # the slot last posted (or being posted)
+
+    def trigger(self) -> BaseTrigger:
+        tz = ZoneInfo(self.timezone)
+        if self.cron:
+            return CronTrigger.from_crontab(self.cron, timezone=tz)
+        assert self.interval is not None
+        start = datetime.fromtimestamp(self.created, tz)
+        return IntervalTrigger(seconds=self.interval, start_date=start, timezone=tz)
+
+    def next_slot(self, now: datetime) -> datetime:
+        """The first slot after both `now` and the last slot posted: missed slots are skipped."""
+        after = now
+        if self.last_slot is not None:
+            posted = datetime.fromtimestamp(self.last_slot, now.tzinfo)
+            after = max(after, posted)
+        slot: datetime | None = self.trigger().get_next_fire_time(
+            None, after + timedelta(microseconds=1)
+        )
+        assert slot is not None  # interval and crontab triggers never run out
+        return slot
+
+    @property
+    def when(self) -> str:
+        return f"every {self.every}" if self.interval else f"cron `{self.every}` {self.timezone}"
+
+
+class ReportStore:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def save(self, report: ReportSchedule) -> None:
+        doc = report.model_dump(mode="json")
+        await self.store.run(lambda db: db.table("reports").upsert(doc, _Q.id == report.id))
+
+    async def get(self, report_id: str) -> ReportSchedule | None:
+        def get(db: TinyDB) -> ReportSchedule | None:
+            doc = db.table("reports").get(_Q.id == report_id)
+            return ReportSchedule.model_validate(doc) if doc else None
+
+        return await self.store.run(get)
+
+    async def all(self, user_id: str | None = None) -> list[ReportSchedule]:
+        def get(db: TinyDB) -> list[ReportSchedule]:
+            table = db.table("reports")
+            docs = table.all() if user_id is None else table.search(_Q.user_id == user_id)
+            return [ReportSchedule.model_validate(d) for d in docs]
+
+        return await self.store.run(get)
+
+    async def remove(self, report_id: str) -> None:
+        await self.store.run(lambda db: db.table("reports").remove(_Q.id == report_id))
+
+
+class ReportParts(BaseModel):
+    """The sections of a report, read from Slurm (see `take`)."""
+
+    partitions: list[PartitionResources] | None = None
+    queue: QueueSummary | None = None
+    user_jobs: list[QueueJob] | None = None
+    running: list[QueueJob] | None = None
+    problems: list[str] = []
+
+
+async def take(
+    client: SlurmClient, account: str, partition: str | None, include: tuple[str, ...]
+) -> ReportParts:
+    """One `sinfo` and one `squeue` at most, run together; a part Slurm did not answer is
+    named in `problems`, never shown as zeros."""
+    want_queue = bool({"jobs", "user", "running"} & set(include))
+    parts = ReportParts()
+
+    async def resources() -> None:
+        try:
+            snap = await client.resources(partition)
+        except BotError as e:
+            parts.problems.append(f"resources: {e}")
+            return
+        parts.partitions = [p.model_copy(update={"nodes": []}) for p in snap.partitions]
+
+    async def queue() -> None:
+        try:
+            jobs = await client.queue(partition)
+        except BotError as e:
+            parts.problems.append(f"queue: {e}")
+            return
+        if "jobs" in include:
+            parts.queue = summarize_queue(jobs)
+        if "user" in include:
+            parts.user_jobs = [j for j in jobs if j.user == account]
+        if "running" in include:
+            parts.running = [j for j in jobs if j.state == JobState.RUNNING]
+
+    await asyncio.gather(
+        *([resources()] if "resources" in include else []), *([queue()] if want_queue else [])
+    )
+    return parts
+
+
+def wait_text(seconds: int | None) -> str:
+    """`2d 3h`, `1h 05m`, `4m`: how long a job has waited."""
+    if seconds is None:
+        return "-"
+    d, rest = divmod(seconds, 86400)
+    h, rest = divmod(rest, 3600)
+    m = rest // 60
+    if d:
+        return f"{d}d {h}h"
+    if h:
+        return f"{h}h {m:02d}m"
+    return f"{m}m" if m else f"{seconds}s"
