@@ -159,10 +159,10 @@ def parse_every(text: str) -> tuple[int | None, str | None]:
             f"invalid schedule `{shown(text)}`: use an interval (30m, 1h, 1d) or a quoted "
             'crontab line with 5 fields, e.g. "0 9 * * 1-5"'
         )
-    from apscheduler.triggers.cron import CronTrigger  # APScheduler's own crontab parser
+    from bot.core.reports import crontab_trigger  # APScheduler's own crontab parser
 
     try:
-        CronTrigger.from_crontab(line, timezone="UTC")
+        crontab_trigger(line, "UTC")
     except ValueError as e:
         raise ValueError(f"invalid crontab `{shown(line)}`: {e}") from None
     return None, line

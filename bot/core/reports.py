@@ -8,6 +8,7 @@ repeats the slot just posted nor replays the slots missed while the bot was down
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import time
 from datetime import datetime, timedelta
@@ -33,6 +34,36 @@ from bot.errors import BotError
 _Q = Query()
 
 
+_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _crontab_days(field: str) -> str:
+    """A crontab day-of-week field in day names. APScheduler 3's `from_crontab` reads numbers
+    as 0=Monday, while crontab means 0 (and 7) = Sunday: `1-5` would run Tuesday to Saturday.
+    Names mean the same to both."""
+    out: list[str] = []
+    for part in field.lower().split(","):
+        rng, _, step = part.partition("/")
+        if part == "*" or (rng != "*" and not re.fullmatch(r"\d+(-\d+)?", rng)):
+            out.append(part)  # `*` and names (`mon-fri`) mean the same to both
+            continue
+        lo, _, hi = ("0-6" if rng == "*" else rng).partition("-")
+        first, last = int(lo), int(hi or lo)
+        if not (0 <= first <= last <= 7):
+            raise ValueError(f"day of week `{part}` is not within 0-7")
+        every = int(step) if step.isdigit() and int(step) else 1
+        out += [_DAYS[d % 7] for d in range(first, last + 1, every)]
+    return ",".join(dict.fromkeys(out))
+
+
+def crontab_trigger(line: str, timezone: str) -> CronTrigger:
+    """APScheduler's own crontab parser, with crontab's meaning of day-of-week numbers."""
+    fields = line.split()
+    if len(fields) == 5:
+        fields[4] = _crontab_days(fields[4])
+    return CronTrigger.from_crontab(" ".join(fields), timezone=ZoneInfo(timezone))
+
+
 class ReportSchedule(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -52,7 +83,7 @@ class ReportSchedule(BaseModel):
     def trigger(self) -> BaseTrigger:
         tz = ZoneInfo(self.timezone)
         if self.cron:
-            return CronTrigger.from_crontab(self.cron, timezone=tz)
+            return crontab_trigger(self.cron, self.timezone)
         assert self.interval is not None
         start = datetime.fromtimestamp(self.created, tz)
         return IntervalTrigger(seconds=self.interval, start_date=start, timezone=tz)

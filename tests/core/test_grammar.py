@@ -273,3 +273,61 @@ def test_help_text_for_a_topic() -> None:
     text = help_text("submit")
     assert text.splitlines() == [COMMANDS["submit"].summary, f"usage: {COMMANDS['submit'].usage}"]
     assert "-- COMMAND..." in text
+
+
+# ---------------------------------------------------------------- issue 6: gpus, reports, use
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("watch gpus 4", c.WatchGpus(gpus=4)),
+        (
+            "watch gpus 2 -p gpu --continuous --cluster jump",
+            c.WatchGpus(gpus=2, partition="gpu", continuous=True, cluster="jump"),
+        ),
+        ("report now", c.ReportNow()),
+        (
+            "report now -p gpu --include user,running --channel <#C0HPC|hpc>",
+            c.ReportNow(partition="gpu", include=("user", "running"), channel="C0HPC"),
+        ),
+        ("report every 30m", c.ReportEvery(every="30m", interval=1800)),
+        (
+            "report every 1d --channel C0HPC",
+            c.ReportEvery(every="1d", interval=86400, channel="C0HPC"),
+        ),
+        (
+            'report every "0 9 * * 1-5" --include jobs',
+            c.ReportEvery(every="0 9 * * 1-5", cron="0 9 * * 1-5", include=("jobs",)),
+        ),
+        ("report stop r1A2b", c.ReportStop(report_id="r1a2b")),
+        ("reports", c.ListReports()),
+        ("use jump", c.UseCluster(name="jump")),
+        ("submit", c.SubmitForm()),
+        ("submit --cluster jump", c.SubmitForm(cluster="jump")),
+    ],
+)
+def test_issue6_commands_parse(text: str, expected: c.Command) -> None:
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("watch gpus", "`watch gpus` needs a number of GPUs"),
+        ("watch gpus 0", "invalid number `0`"),
+        ("watch gpus four", "invalid number `four`"),
+        ("watch job 12 --continuous", "`-p` and `--continuous` are for `watch gpus`"),
+        ("report", "`report` needs action"),
+        ("report every", "`report every` needs a schedule"),
+        ("report every 5x", "invalid schedule `5x`"),
+        ('report every "61 * * * *"', "invalid crontab `61 * * * *`"),
+        ('report every "* * *"', "invalid schedule `* * *`"),
+        ("report now 1h", "unexpected `1h` after `report now`"),
+        ("report stop", "`report stop` takes a report id"),
+        ("report stop 12", "`report stop` takes a report id"),
+        ("report now --include gpus", "invalid --include `gpus`"),
+        ("report now --channel #hpc", "pick the channel with `#`"),
+        ("use", "`use` needs CLUSTER"),
+    ],
+)
+def test_issue6_usage_errors(text: str, expected: str) -> None:
+    assert expected in _usage_error(text)

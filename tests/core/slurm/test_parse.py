@@ -11,6 +11,7 @@ from bot.core.slurm.formats import SEP, SINFO_NODE_FIELDS, SINFO_NODE_FORMAT, SQ
 from bot.core.slurm.parse import (
     array_task_count,
     gres_gpu_count,
+    parse_queue,
     parse_sacct_history,
     parse_sacct_status,
     parse_scontrol_job,
@@ -18,6 +19,7 @@ from bot.core.slurm.parse import (
     parse_squeue,
     scontrol_job_info,
     summarize_partitions,
+    summarize_queue,
     tres_gpu_count,
 )
 
@@ -379,3 +381,32 @@ def test_scontrol_job_info_array_task_and_exit_code() -> None:
     info = scontrol_job_info(parse_scontrol_job(line))
     assert info.job_id == "12_1"
     assert info.exit_code == "2:0"
+
+
+# ---------------------------------------------------------------- the report's queue
+def test_queue_rows_from_a_real_capture() -> None:
+    # tests/data/capture_queue.sh: a running 3-GPU job, a pending 5-task array of 2x2 GPUs,
+    # and a job held with --begin.
+    jobs = {j.name: j for j in parse_queue(_read("squeue_queue.txt"))}
+    train, sweep, later = jobs["train"], jobs["sweep"], jobs["later"]
+    assert (train.state, train.gpus, train.pending_seconds, train.elapsed) == (
+        JobState.RUNNING,
+        3,
+        None,
+        "0:06",
+    )
+    assert sweep.job_id.endswith("_[1-5%1]") and sweep.count == 5 and sweep.gpus == 4
+    assert sweep.state == JobState.PENDING and sweep.reason == "Resources"
+    assert later.pending_seconds == 7 and later.reason == "BeginTime" and later.user == "alice"
+
+
+def test_queue_summary_counts_array_tasks_and_the_longest_wait() -> None:
+    summary = summarize_queue(parse_queue(_read("squeue_queue.txt")))
+    assert (summary.running, summary.pending) == (1, 6)
+    assert summary.longest_pending_seconds == 7
+    assert summary.longest_pending_job is not None
+
+
+def test_empty_queue() -> None:
+    summary = summarize_queue(parse_queue(""))
+    assert (summary.running, summary.pending, summary.longest_pending_job) == (0, 0, None)

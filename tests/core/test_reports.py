@@ -1,0 +1,143 @@
+"""Report schedules (slot arithmetic on APScheduler's own triggers) and report rendering."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.console.render import render_text
+from bot.core import replies as r
+from bot.core.models import JobState, PartitionResources, QueueJob, QueueSummary
+from bot.core.reports import ReportSchedule, wait_text
+from bot.slack.blocks import render_blocks
+
+T0 = datetime(2026, 11, 27, 8, 0, 0, tzinfo=UTC)  # a Friday
+
+
+def _interval(**kw: object) -> ReportSchedule:
+    return ReportSchedule.model_validate(
+        {
+            "cluster": "lab",
+            "channel": "C1",
+            "user_id": "U1",
+            "every": "1h",
+            "interval": 3600,
+            "created": T0.timestamp(),
+            **kw,
+        }
+    )
+
+
+def test_interval_slots_count_from_creation() -> None:
+    s = _interval()
+    assert s.next_slot(T0 + timedelta(minutes=10)) == T0 + timedelta(hours=1)
+
+
+def test_the_slot_just_posted_is_not_posted_again_after_a_restart() -> None:
+    slot = T0 + timedelta(hours=1)
+    s = _interval(last_slot=slot.timestamp())
+    # A restart half a second after posting: the next slot is the following one.
+    assert s.next_slot(slot + timedelta(seconds=0.5)) == T0 + timedelta(hours=2)
+    # Even a clock a little behind the slot does not give the same slot back.
+    assert s.next_slot(slot - timedelta(seconds=2)) == T0 + timedelta(hours=2)
+
+
+def test_missed_slots_are_skipped_not_replayed() -> None:
+    s = _interval(last_slot=(T0 + timedelta(hours=1)).timestamp())
+    down_until = T0 + timedelta(hours=5, minutes=30)
+    assert s.next_slot(down_until) == T0 + timedelta(hours=6)
+
+
+def test_crontab_in_the_configured_time_zone() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    s = ReportSchedule(
+        cluster="lab",
+        channel="C1",
+        user_id="U1",
+        every="0 9 * * 1-5",
+        cron="0 9 * * 1-5",
+        timezone="Europe/Berlin",
+    )
+    friday_10 = datetime(2026, 11, 27, 10, 0, tzinfo=berlin)
+    assert s.next_slot(friday_10) == datetime(2026, 11, 30, 9, 0, tzinfo=berlin)
+    assert s.when == "cron `0 9 * * 1-5` Europe/Berlin"
+    monday_9 = datetime(2026, 11, 30, 9, 0, tzinfo=berlin)
+    posted = s.model_copy(update={"last_slot": monday_9.timestamp()})
+    assert posted.next_slot(monday_9) == datetime(2026, 12, 1, 9, 0, tzinfo=berlin)
+
+
+def test_wait_text() -> None:
+    assert [wait_text(x) for x in (None, 7, 240, 3900, 2 * 86400 + 3 * 3600)] == [
+        "-",
+        "7s",
+        "4m",
+        "1h 05m",
+        "2d 3h",
+    ]
+
+
+def _report() -> r.ClusterReport:
+    gpu = PartitionResources(
+        partition="gpu",
+        gpus_total=8,
+        gpus_used=3,
+        gpus_free=5,
+        gpus_unavailable=0,
+        nodes_idle=1,
+        nodes_mixed=1,
+    )
+    mine = QueueJob(
+        job_id="12", state=JobState.RUNNING, user="alice", partition="gpu", name="<!channel>"
+    )
+    waiting = QueueJob(
+        job_id="13", state=JobState.PENDING, user="bob", partition="gpu", pending_seconds=3900
+    )
+    return r.ClusterReport(
+        cluster="lab",
+        at="2026-11-28 09:00 UTC",
+        partitions=[gpu],
+        queue=QueueSummary(
+            running=1, pending=1, longest_pending_seconds=3900, longest_pending_job="13"
+        ),
+        account="alice",
+        user_jobs=[mine, waiting],
+        running=[mine],
+        problems=["queue: slurmctld is down"],
+    )
+
+
+def test_report_as_text() -> None:
+    lines = render_text(_report()).splitlines()
+    assert lines[0] == "Cluster report: lab at 2026-11-28 09:00 UTC"
+    assert lines[1].startswith("gpu: 5/8 GPUs free (3 in use)")
+    assert "nodes idle 1, mixed 1, alloc 0, down 0, drain 0" in lines[1]
+    assert lines[2] == "queue: 1 running, 1 pending; longest wait 1h 05m (job 13)"
+    assert lines[3] == "jobs of alice: "
+    assert lines[-1] == "could not read queue: slurmctld is down"
+
+
+def test_report_is_one_safe_message() -> None:
+    text, blocks = render_blocks(_report())
+    assert len(blocks) <= 50
+    body = str(blocks)
+    assert "*lab*" in body and "5/8" in body and "1/1/0/0/0" in body
+    assert "<!channel>" not in body and "<!channel>" not in text
+    assert "longest wait 1h 05m" in body
+
+
+def test_crontab_day_numbers_mean_what_crontab_means() -> None:
+    # APScheduler 3 reads 0 as Monday; crontab (and the people typing it) mean Sunday.
+    from bot.core.reports import crontab_trigger
+
+    saturday = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    cases = {
+        "0 9 * * 0": datetime(2026, 11, 29, 9, 0, tzinfo=UTC),  # Sunday
+        "0 9 * * 7": datetime(2026, 11, 29, 9, 0, tzinfo=UTC),  # Sunday too
+        "0 9 * * 1-5": datetime(2026, 11, 30, 9, 0, tzinfo=UTC),  # Monday
+        "0 9 * * 6": datetime(2026, 12, 5, 9, 0, tzinfo=UTC),  # next Saturday
+        "0 9 * * mon-fri": datetime(2026, 11, 30, 9, 0, tzinfo=UTC),
+        "0 9 * * */2": datetime(2026, 11, 29, 9, 0, tzinfo=UTC),  # sun,tue,thu,sat
+        "30 13 * * *": datetime(2026, 11, 28, 13, 30, tzinfo=UTC),
+    }
+    for line, expected in cases.items():
+        assert crontab_trigger(line, "UTC").get_next_fire_time(None, saturday) == expected, line
