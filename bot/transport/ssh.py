@@ -59,7 +59,8 @@ def _split_jump(spec: str, default_user: str) -> tuple[str, str, int | None]:
 class SSHTransport:
     def __init__(self, target: SSHTarget) -> None:
         self.target = target
-        self.description = f"ssh {target.where}"
+        via = f" via {target.proxy_jump}" if target.proxy_jump else ""
+        self.description = f"ssh {target.where}{via}"
         self._conn: asyncssh.SSHClientConnection | None = None
         self._jump: asyncssh.SSHClientConnection | None = None
         self._lock = asyncio.Lock()
