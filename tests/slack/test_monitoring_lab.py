@@ -1,0 +1,125 @@
+"""GPU watches and cluster reports through the real Bolt app: signed events in, the Slack
+stand-in records what is posted, the lab's real jobs hold the GPUs."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.core.models import Job, JobResource, JobState
+from bot.slack.app import poll, start_polling
+from labkit import ADMIN, ALICE, eventually, wait_state
+from slack_standin import Call
+from slackkit import HttpBot
+
+pytestmark = pytest.mark.lab
+
+
+def _text(call: Call) -> str:
+    return str(call.params.get("text", "")) + str(call.params.get("blocks", ""))
+
+
+async def _mention(http_bot: HttpBot, user: str, text: str, *, channel: str = "C1") -> str:
+    """An @-mention at the top level of a channel; returns its ts (the reply thread)."""
+    ts = f"1700000{secrets.randbelow(10**6):06d}.000100"
+    event = {
+        "type": "app_mention",
+        "user": user,
+        "text": f"<@UBOT> {text}",
+        "channel": channel,
+        "ts": ts,
+    }
+    status, _, seconds = await http_bot.event(event, f"Ev-{secrets.token_hex(4)}")
+    assert status == 200 and seconds < 1.0
+    return ts
+
+
+async def test_watch_gpus_alerts_the_caller_once_when_the_gpus_free_up(http_bot: HttpBot) -> None:
+    service = http_bot.service
+    _, client = service.client(ALICE, "lab")
+    hold = Job(
+        name=f"hold{secrets.token_hex(2)}",
+        command="sleep 300",
+        resources=JobResource(partition="gpu", nodes=2, gpus_per_node=4),
+    )
+    job_id = await client.submit(service.renderer.render(hold))
+    try:
+        await wait_state(client, job_id, {JobState.RUNNING})
+        await _mention(http_bot, ALICE, "watch gpus 2 -p gpu")
+        [ack] = await http_bot.standin.wait_for("chat.postEphemeral", timeout=30)
+        assert "when 2 GPUs are free on gpu on lab (now 0 free)" in _text(ack)
+        await poll(service, "lab")
+        assert not http_bot.standin.calls_to("chat.postMessage")
+        await client.transport.run(["scancel", job_id])
+
+        def alerts() -> list[Call]:
+            return [c for c in http_bot.standin.calls_to("chat.postMessage") if "<@" in _text(c)]
+
+        async def polled() -> int:
+            await poll(service, "lab")
+            return len(alerts())
+
+        await eventually(polled, lambda n: n >= 1, timeout=40, interval=1)
+        for _ in range(2):
+            await poll(service, "lab")
+        [alert] = alerts()
+        assert alert.params["channel"] == "C1" and f"<@{ALICE}>" in _text(alert)
+        assert "8/8" in _text(alert) and "on gpu on lab" in _text(alert)
+    finally:
+        await client.transport.run(["scancel", job_id])
+    assert not http_bot.standin.violations
+
+
+async def test_report_now_is_one_message_naming_the_cluster(http_bot: HttpBot) -> None:
+    thread = await _mention(
+        http_bot, ALICE, "report now --include resources,jobs,user --cluster jump"
+    )
+    [post] = await http_bot.standin.wait_for(
+        "chat.postMessage", where=lambda c: c.params.get("thread_ts") == thread, timeout=30
+    )
+    body = _text(post)
+    assert "Cluster report" in body and "*jump*" in body
+    assert "PARTITION" in body and "gpu" in body and "Queue:" in body and "Jobs of alice" in body
+    assert len(post.params["blocks"]) <= 50
+    assert not http_bot.standin.violations
+
+
+async def test_scheduled_report_is_posted_at_its_slot(http_bot: HttpBot) -> None:
+    service = http_bot.service
+    reports = service.reports
+    assert reports is not None
+    # The schedule's clock reaches the next whole minute in 3 s (a crontab slot, without
+    # waiting up to a minute); APScheduler itself runs on the real clock.
+    real = datetime.now(UTC)
+    slot = real.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    offset = slot - timedelta(seconds=3) - real
+    reports.clock = lambda: datetime.now(UTC) + offset
+    scheduler = await start_polling(service)
+    try:
+        await _mention(http_bot, ADMIN, 'report every "* * * * *" --include resources')
+        [hello] = await http_bot.standin.wait_for(
+            "chat.postMessage", where=lambda c: "scheduled a report" in _text(c), timeout=30
+        )
+        assert hello.params["channel"] == "C1" and f"<@{ADMIN}>" in _text(hello)
+        [report] = await http_bot.standin.wait_for(
+            "chat.postMessage", where=lambda c: "Scheduled report" in _text(c), timeout=15
+        )
+        assert report.params["channel"] == "C1" and "*lab*" in _text(report)
+        assert slot.strftime("%Y-%m-%d %H:%M UTC") in _text(report)
+        await asyncio.sleep(2)
+        assert (
+            len(
+                [
+                    c
+                    for c in http_bot.standin.calls_to("chat.postMessage")
+                    if "Scheduled report" in _text(c)
+                ]
+            )
+            == 1
+        )
+    finally:
+        scheduler.shutdown(wait=False)
+    assert not http_bot.standin.violations
