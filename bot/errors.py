@@ -27,3 +27,7 @@ class HostKeyError(TransportError):
 
 class SlurmError(BotError):
     """A Slurm command ran and reported an error."""
+
+
+class PostRefused(BotError):
+    """Slack would not take a message the bot posts on its own (not in the channel, say)."""

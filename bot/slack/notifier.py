@@ -10,11 +10,13 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.models import JobInfo
 from bot.core.replies import Reply, StatusReply
 from bot.core.watches import JobThread
+from bot.errors import PostRefused
 from bot.slack.blocks import render_blocks, section
 from bot.slack.text import escape
 
@@ -73,8 +75,19 @@ class SlackNotifier:
     async def post(self, channel: str, reply: Reply) -> str:
         """Any reply as a new message (GPU alerts, reports); paced like the rest."""
         text, blocks = render_blocks(reply)
-        async with self.pacer.slot(channel):
-            resp = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        try:
+            async with self.pacer.slot(channel):
+                resp = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        except SlackApiError as e:
+            error = e.response.get("error", "error")
+            hint = (
+                f"; invite @srunx to <#{channel}> first"
+                if error in ("not_in_channel", "channel_not_found")
+                else ""
+            )
+            raise PostRefused(
+                f"Slack would not let me post in <#{channel}> ({error}){hint}"
+            ) from None
         return str(resp["ts"])
 
     async def post_notice(self, channel: str, text: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from bot.core.models import Job, JobResource, JobState
 from bot.slack.app import poll, start_polling
-from labkit import ADMIN, ALICE, eventually, wait_state
+from labkit import ADMIN, ALICE, BOB, eventually, wait_state
 from slack_standin import Call
 from slackkit import HttpBot
 
@@ -123,3 +123,32 @@ async def test_scheduled_report_is_posted_at_its_slot(http_bot: HttpBot) -> None
     finally:
         scheduler.shutdown(wait=False)
     assert not http_bot.standin.violations
+
+
+async def test_report_into_a_channel_without_the_bot_is_refused_with_a_fix(
+    http_bot: HttpBot,
+) -> None:
+    reports = http_bot.service.reports
+    assert reports is not None
+    reports.scheduler = None  # not needed to be refused; only the target channel matters
+    http_bot.standin.fail_next("chat.postMessage", status=200, error="not_in_channel")
+    await _mention(http_bot, ADMIN, "report now --channel C0ELSE")
+    [err] = await http_bot.standin.wait_for("chat.postEphemeral", timeout=30)
+    assert "not_in_channel" in _text(err) and "invite @srunx to &lt;#C0ELSE&gt; first" in _text(err)
+
+
+async def test_gpu_watch_is_listed_and_removed(http_bot: HttpBot) -> None:
+    await _mention(http_bot, BOB, "watch gpus 8 --continuous")
+    [ack] = await http_bot.standin.wait_for("chat.postEphemeral", timeout=30)
+    watch_id = _text(ack).split("watch ", 1)[1].split(":", 1)[0]
+    await _mention(http_bot, BOB, "watches")
+    listed = await http_bot.standin.wait_for(
+        "chat.postEphemeral", where=lambda c: "watches of you" in _text(c), timeout=30
+    )
+    assert watch_id in _text(listed[0]) and "8 GPUs on gpu (continuous)" in _text(listed[0])
+    await _mention(http_bot, BOB, f"unwatch {watch_id}")
+    await http_bot.standin.wait_for(
+        "chat.postEphemeral", where=lambda c: "stopped 1 watch" in _text(c), timeout=30
+    )
+    monitor = http_bot.service.monitor
+    assert monitor is not None and not await monitor.store.gpu_watches("lab")
