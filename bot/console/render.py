@@ -114,11 +114,11 @@ def report_lines(rep: r.ClusterReport) -> list[str]:
     if rep.queue is not None:
         lines.append(queue_line(rep.queue))
     if rep.user_jobs is not None:
-        lines.append(f"jobs of {rep.account}: " + ("none" if not rep.user_jobs else ""))
+        lines.append(f"jobs of {rep.account}:" + ("" if rep.user_jobs else " none"))
         if rep.user_jobs:
             lines += ["  " + ln for ln in queue_rows(rep.user_jobs, with_user=False).splitlines()]
     if rep.running is not None:
-        lines.append("running jobs: " + ("none" if not rep.running else ""))
+        lines.append("running jobs:" + ("" if rep.running else " none"))
         if rep.running:
             lines += ["  " + ln for ln in queue_rows(rep.running, with_user=True).splitlines()]
     lines += [f"could not read {p}" for p in rep.problems]

@@ -112,7 +112,7 @@ def test_report_as_text() -> None:
     assert lines[1].startswith("gpu: 5/8 GPUs free (3 in use)")
     assert "nodes idle 1, mixed 1, alloc 0, down 0, drain 0" in lines[1]
     assert lines[2] == "queue: 1 running, 1 pending; longest wait 1h 05m (job 13)"
-    assert lines[3] == "jobs of alice: "
+    assert lines[3] == "jobs of alice:"
     assert lines[-1] == "could not read queue: slurmctld is down"
 
 
