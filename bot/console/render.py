@@ -247,7 +247,7 @@ def render_text(reply: r.Reply) -> str:
             )
         case r.HomeReply():
             lines = [f"home of {reply.account} on {reply.cluster}"]
-            lines += [f"  job {j.job_id} {j.name} {j.state.value}" for j in reply.jobs]
+            lines += [f"  job {j.job_id} {j.name} {j.state.value}" for j in reply.jobs or []]
             if reply.snapshot:
                 lines += ["  " + partition_line(p) for p in reply.snapshot.partitions]
             lines += [f"  watch {w.id}: {w.target}" for w in reply.watches]

@@ -169,7 +169,7 @@ class HomeReply(_Reply):
     kind: Literal["home"] = "home"
     cluster: str
     account: str
-    jobs: list[JobInfo] = []
+    jobs: list[JobInfo] | None = None  # None: could not be read (see problems)
     snapshot: ResourceSnapshot | None = None
     watches: list[Watch] = []
     reports: list[ReportSchedule] = []

@@ -17,7 +17,7 @@ from bot.core import commands as c
 from bot.core import replies as r
 from bot.core.audit import AuditLog
 from bot.core.grammar import help_text, parse
-from bot.core.models import JobState
+from bot.core.models import JobInfo, JobState
 from bot.core.prefs import Prefs
 from bot.core.script import ScriptRenderer
 from bot.core.slurm.client import SlurmClient
@@ -275,7 +275,8 @@ class Service:
         jobs_t = asyncio.ensure_future(client.list_jobs(account))
         snap_t = asyncio.ensure_future(client.resources())
         problems: list[str] = []
-        jobs, snapshot = [], None
+        jobs: list[JobInfo] | None = None
+        snapshot = None
         try:
             jobs = await jobs_t
         except BotError as e:

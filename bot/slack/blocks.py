@@ -105,25 +105,28 @@ def job_buttons(cluster: str, job_id: str, *, running: bool) -> Block:
         },
     ]
     if running:
-        buttons.append(
-            {
-                "type": "button",
-                "action_id": "job_cancel",
-                "value": value,
-                "style": "danger",
-                "text": {"type": "plain_text", "text": "Cancel"},
-                "confirm": {
-                    "title": {"type": "plain_text", "text": "Cancel this job?"},
-                    "text": {
-                        "type": "mrkdwn",
-                        "text": f"Job {job_id} on {escape(cluster)} will be stopped by Slurm.",
-                    },
-                    "confirm": {"type": "plain_text", "text": "Cancel job"},
-                    "deny": {"type": "plain_text", "text": "Keep it"},
-                },
-            }
-        )
+        buttons.append(cancel_button(cluster, job_id))
     return {"type": "actions", "block_id": "job_actions", "elements": buttons}
+
+
+def cancel_button(cluster: str, job_id: str, action_id: str = "job_cancel") -> Block:
+    """A red Cancel button (value `cluster|job_id`) that asks for confirmation first."""
+    return {
+        "type": "button",
+        "action_id": action_id,
+        "value": f"{cluster}|{job_id}",
+        "style": "danger",
+        "text": {"type": "plain_text", "text": "Cancel"},
+        "confirm": {
+            "title": {"type": "plain_text", "text": "Cancel this job?"},
+            "text": {
+                "type": "mrkdwn",
+                "text": f"Job {job_id} on {escape(cluster)} will be stopped by Slurm.",
+            },
+            "confirm": {"type": "plain_text", "text": "Cancel job"},
+            "deny": {"type": "plain_text", "text": "Keep it"},
+        },
+    }
 
 
 def _job_blocks(title: str, cluster: str, job: JobInfo) -> list[Block]:

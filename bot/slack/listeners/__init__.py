@@ -5,10 +5,11 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.slack.context import SlackContext
-from bot.slack.listeners import actions, commands, events
+from bot.slack.listeners import actions, commands, events, home
 
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
     commands.register(app, ctx)
     events.register(app, ctx)
     actions.register(app, ctx)
+    home.register(app, ctx)
