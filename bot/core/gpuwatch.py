@@ -92,9 +92,27 @@ class GpuWatcher:
         snap = await self._snapshot(cluster, watches)
         if snap is None:
             return 0
-        posted = 0
+        now = self.clock()
+        changed: list[Watch] = []
+        fire: list[tuple[Watch, PartitionResources]] = []
         for w in watches:
-            posted += await self._check(w, best_partition(snap, w.partition))
+            part = best_partition(snap, w.partition)
+            new = self._step(w, part.gpus_free if part else 0, now)
+            if new != w:
+                changed.append(new)
+            if part is not None and w.armed and not new.armed:
+                fire.append((w, part))
+        # Recorded (one write) before posting: a crash now cannot notify twice.
+        done = [w.id for w, _ in fire if not w.continuous]
+        await self.store.apply([w for w in changed if w.id not in done], done)
+        posted = 0
+        for w, part in fire:
+            try:
+                await self.poster.post(w.channel, self._alert(w, part))
+                posted += 1
+            except Exception:
+                log.exception("GPU watch %s: posting failed; it stays armed", w.id)
+                await self.store.save_watch(w)  # not delivered: try again next poll
         return posted
 
     async def _snapshot(self, cluster: str, watches: list[Watch]) -> ResourceSnapshot | None:
@@ -110,37 +128,18 @@ class GpuWatcher:
                 return None
         return None
 
-    async def _check(self, w: Watch, part: PartitionResources | None) -> int:
+    def _step(self, w: Watch, free: int, now: float) -> Watch:
+        """The watch after seeing `free` GPUs: fired (disarmed), re-armed, or timing a dip."""
         assert w.gpus is not None
-        free = part.gpus_free if part else 0
-        now = self.clock()
-        if free < w.gpus:
-            below = w.below_since if w.below_since is not None else now
-            rearm = not w.armed and now - below >= self.notify.gpu_rearm_after
-            if below != w.below_since or rearm:
-                await self.store.save_watch(
-                    w.model_copy(update={"below_since": below, "armed": w.armed or rearm})
+        if free >= w.gpus:
+            if w.armed:
+                return w.model_copy(
+                    update={"armed": False, "below_since": None, "fired": w.fired + 1}
                 )
-            return 0
-        if not w.armed:
-            if w.below_since is not None:
-                await self.store.save_watch(w.model_copy(update={"below_since": None}))
-            return 0
-        assert part is not None
-        # Recorded before posting: a crash now cannot notify twice.
-        if w.continuous:
-            await self.store.save_watch(
-                w.model_copy(update={"armed": False, "below_since": None, "fired": w.fired + 1})
-            )
-        else:
-            await self.store.remove_watches([w.id])
-        try:
-            await self.poster.post(w.channel, self._alert(w, part))
-        except Exception:
-            log.exception("GPU watch %s: posting failed; it stays armed", w.id)
-            await self.store.save_watch(w)  # not delivered: try again next poll
-            return 0
-        return 1
+            return w.model_copy(update={"below_since": None})
+        below = w.below_since if w.below_since is not None else now
+        rearm = not w.armed and now - below >= self.notify.gpu_rearm_after
+        return w.model_copy(update={"below_since": below, "armed": w.armed or rearm})
 
     def _alert(self, w: Watch, part: PartitionResources) -> r.Alert:
         after = (

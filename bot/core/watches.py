@@ -139,6 +139,21 @@ class WatchStore:
         doc = watch.model_dump(mode="json")
         await self.store.run(lambda db: db.table("watches").upsert(doc, _Q.id == watch.id))
 
+    async def apply(self, changed: list[Watch], removed: list[str]) -> None:
+        """Many watches' new states in one write (a poll may touch every GPU watch)."""
+        if not changed and not removed:
+            return
+        updates = [(w.model_dump(mode="json"), _Q.id == w.id) for w in changed]
+
+        def write(db: TinyDB) -> None:
+            table = db.table("watches")
+            if updates:
+                table.update_multiple(updates)
+            if removed:
+                table.remove(_Q.id.one_of(removed))
+
+        await self.store.run(write)
+
     async def remove_watches(self, ids: list[str]) -> None:
         await self.store.run(lambda db: db.table("watches").remove(_Q.id.one_of(ids)))
 

@@ -1,0 +1,91 @@
+"""Benchmark: what GPU watches and cluster reports cost on the lab. Slurm commands and
+duration of one GPU-watch poll with 1,000 watches on one cluster, and of `report now`
+(all sections) as seen by the user. Usage: uv run python bench/monitoring_cost.py (lab running)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from poll_cost import Counting  # the same counting transport
+
+from bot.config import NotifyConfig
+from bot.core import replies as r
+from bot.core.gpuwatch import GpuWatcher
+from bot.core.service import Service
+from bot.core.store import Store
+from bot.core.watches import Watch, WatchStore
+from labkit import ALICE, Lab
+
+WATCHES = 1000
+ROUNDS = 20
+
+
+class Quiet:
+    async def post(self, channel: str, reply: r.Reply) -> str:
+        return "ts"
+
+
+def _summary(ms: list[float]) -> str:
+    return f"median {statistics.median(ms):.0f} ms, max {max(ms):.0f} ms over {len(ms)} runs"
+
+
+async def main() -> int:
+    lab = Lab.running()
+    if lab is None:
+        return 2
+    service = Service(lab.config())
+    _, client = service.client(ALICE, "lab")
+    counting = Counting(client.transport)
+    client.transport = counting
+    store = Store(Path(tempfile.mkdtemp()) / "state.json")
+    try:
+        watches = WatchStore(store)
+        # Never satisfied (more GPUs than the lab has), so every poll checks all of them.
+        docs = [
+            Watch(
+                kind="gpus", user_id=ALICE, account="alice", cluster="lab", channel="C1", gpus=99
+            ).model_dump(mode="json")
+            for _ in range(WATCHES)
+        ]
+        await store.run(lambda db: db.table("watches").insert_multiple(docs))
+        watcher = GpuWatcher(service, watches, Quiet(), NotifyConfig())
+        ticks, per_tick = [], []
+        for _ in range(ROUNDS):
+            counting.programs.clear()
+            t0 = time.perf_counter()
+            await watcher.tick("lab")
+            ticks.append((time.perf_counter() - t0) * 1000)
+            per_tick.append(sum(counting.programs.values()))
+        print(f"GPU-watch poll with {WATCHES} watches on one cluster:")
+        print(f"  Slurm commands per poll: {sorted(set(per_tick))} ({dict(counting.programs)})")
+        print(f"  poll duration: {_summary(ticks)}")
+
+        text = "report now --include resources,jobs,user,running"
+        reports, per_report = [], []
+        for _ in range(ROUNDS):
+            counting.programs.clear()
+            t0 = time.perf_counter()
+            reply = await service.handle(ALICE, text, channel="C1")
+            reports.append((time.perf_counter() - t0) * 1000)
+            per_report.append(sum(counting.programs.values()))
+            assert isinstance(reply, r.ClusterReport), reply
+        print(f"`{text}`:")
+        print(f"  Slurm commands per report: {sorted(set(per_report))} ({dict(counting.programs)})")
+        print(f"  time to the reply: {_summary(reports)}")
+    finally:
+        store.close()
+        await service.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
