@@ -152,3 +152,14 @@ async def test_gpu_watch_is_listed_and_removed(http_bot: HttpBot) -> None:
     )
     monitor = http_bot.service.monitor
     assert monitor is not None and not await monitor.store.gpu_watches("lab")
+
+
+async def test_slash_report_now_is_posted_in_the_channel(http_bot: HttpBot) -> None:
+    status, _, seconds = await http_bot.command("report now -p gpu", ALICE, name="rep")
+    assert status == 200 and seconds < 1.0
+    [post] = await http_bot.standin.wait_for("chat.postMessage", timeout=30)
+    assert post.params["channel"] == "C1" and "Cluster report" in _text(post)
+    assert "*lab*" in _text(post) and "gpu" in _text(post)
+    done = await http_bot.standin.wait_for("response_url", timeout=10)
+    assert done[-1].params.get("delete_original") is True
+    assert not http_bot.standin.violations

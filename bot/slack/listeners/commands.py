@@ -1,7 +1,7 @@
 """`/srunx ...`: ack at once, then run the command and answer.
 
-Submissions are posted in the channel (the job's card); everything else, errors and help
-included, is shown only to the caller."""
+Submissions (the job's card) and cluster reports are posted in the channel; everything else,
+errors and help included, is shown only to the caller."""
 
 from __future__ import annotations
 
@@ -50,6 +50,14 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
                 text="Invite @srunx to this channel to get the job's updates in a thread.",
                 response_type="ephemeral",
             )
+            return
+        if isinstance(reply, r.ClusterReport):
+            # A report is for the channel: posted there (or in_channel, if the bot isn't in it).
+            if await _post(client, channel, fallback, blocks) is None:
+                await respond(
+                    text=fallback, blocks=blocks, response_type="in_channel", replace_original=False
+                )
+            await respond(delete_original=True)
             return
         await respond(
             text=fallback, blocks=blocks, response_type="ephemeral", replace_original=True
