@@ -576,8 +576,11 @@ class SlackStandIn:
     def _post_message(self, params: dict[str, Any]) -> dict[str, Any]:
         ts = self._next_ts()
         message = self._message(params, ts)
-        self.messages[ts] = {**message, "channel": params["channel"]}
-        return {"ok": True, "channel": params["channel"], "ts": ts, "message": message}
+        channel = str(params["channel"])
+        if channel.startswith("U"):  # a user id: Slack posts in the app's DM with them
+            channel = "D" + channel[1:]
+        self.messages[ts] = {**message, "channel": channel}
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
 
     def _update(self, params: dict[str, Any]) -> dict[str, Any]:
         ts = str(params["ts"])

@@ -241,7 +241,8 @@ def render_text(reply: r.Reply) -> str:
             )
         case r.SubmitFormReply():
             return (
-                f"the submit form opens in Slack; here, type "
+                'the submit form opens with `/srunx submit` alone or the "Submit a Slurm job" '
+                "shortcut; here, type "
                 f"`submit -p {reply.default_partition or 'PARTITION'} [options] -- COMMAND` "
                 f"(partitions on {reply.cluster}: {', '.join(reply.partitions) or 'unknown'})"
             )

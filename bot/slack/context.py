@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.monitor import JobMonitor
 from bot.core.replies import Submitted
 from bot.core.service import Service
 from bot.slack.dedup import RecentIds
 
+log = logging.getLogger(__name__)
 _NEEDS_JOB = {"status", "cancel", "tail"}
 
 
@@ -52,3 +58,17 @@ class SlackContext:
             name=reply.job.name,
             broadcast=reply.notify_channel,
         )
+
+
+async def post_in(
+    client: AsyncWebClient, channel: str, text: str, blocks: list[Any]
+) -> tuple[str, str] | None:
+    """Post a message (one with a ts, for a job's thread); (channel id, ts), or None when the
+    bot may not post there, so the caller falls back (response_url, a DM). A user id as
+    `channel` posts in the DM, whose own id comes back."""
+    try:
+        resp = await client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+    except SlackApiError as e:
+        log.info("cannot post in %s (%s)", channel, e.response["error"])
+        return None
+    return str(resp["channel"]), str(resp["ts"])

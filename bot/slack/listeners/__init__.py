@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.slack.context import SlackContext
-from bot.slack.listeners import actions, commands, events, home
+from bot.slack.listeners import actions, commands, events, forms, home
 
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
@@ -13,3 +13,4 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     events.register(app, ctx)
     actions.register(app, ctx)
     home.register(app, ctx)
+    forms.register(app, ctx)

@@ -14,7 +14,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import replies as r
 from bot.slack.blocks import render_blocks
-from bot.slack.context import SlackContext
+from bot.slack.context import SlackContext, post_in
+from bot.slack.modals import submit_view
 from bot.slack.text import command_text, escape
 
 log = logging.getLogger(__name__)
@@ -38,9 +39,9 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         )
         fallback, blocks = render_blocks(reply)
         if isinstance(reply, r.Submitted):
-            ts = await _post(client, channel, fallback, blocks)
-            if ts is not None:
-                await ctx.follow(command["user_id"], reply, channel, ts)
+            posted = await post_in(client, channel, fallback, blocks)
+            if posted is not None:
+                await ctx.follow(command["user_id"], reply, *posted)
                 await respond(delete_original=True)
                 return
             await respond(
@@ -51,9 +52,25 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
                 response_type="ephemeral",
             )
             return
+        if isinstance(reply, r.SubmitFormReply):
+            # `submit` alone: the form. The trigger_id is good for 3 s from the command.
+            try:
+                await client.views_open(
+                    trigger_id=command.get("trigger_id", ""), view=submit_view(reply, channel)
+                )
+            except SlackApiError as e:
+                await respond(
+                    text=f"could not open the submit form ({e.response['error']}); type "
+                    "`/srunx submit -p PARTITION -- COMMAND` instead",
+                    response_type="ephemeral",
+                    replace_original=True,
+                )
+                return
+            await respond(delete_original=True)
+            return
         if isinstance(reply, r.ClusterReport):
             # A report is for the channel: posted there (or in_channel, if the bot isn't in it).
-            if await _post(client, channel, fallback, blocks) is None:
+            if await post_in(client, channel, fallback, blocks) is None:
                 await respond(
                     text=fallback, blocks=blocks, response_type="in_channel", replace_original=False
                 )
@@ -64,16 +81,3 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         )
 
     app.command("/srunx")(on_srunx)
-
-
-async def _post(client: AsyncWebClient, channel: str, text: str, blocks: list[Any]) -> str | None:
-    """Post in the channel (a message with a ts, for the job's thread); None when the bot
-    is not allowed there, so the caller falls back to the command's response_url."""
-    try:
-        resp = await client.chat_postMessage(channel=channel, text=text, blocks=blocks)
-    except SlackApiError as e:
-        log.info(
-            "cannot post in %s (%s); answering through response_url", channel, e.response["error"]
-        )
-        return None
-    return str(resp["ts"])

@@ -1,0 +1,128 @@
+"""The submit form: a modal whose fields are `submit`'s options, filled from the cluster."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.core import replies as r
+from bot.core.forms import FormErrors, SubmitFields
+from bot.slack.blocks import Block, context, section
+from bot.slack.text import escape
+
+CALLBACK = "submit_job_form"
+ACTION = "value"  # every input's action_id; its block_id is the SubmitFields name
+
+
+def _text(label: str) -> dict[str, str]:
+    return {"type": "plain_text", "text": label}
+
+
+def _input(
+    block_id: str, label: str, element: Block, *, optional: bool = True, hint: str = ""
+) -> Block:
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": _text(label),
+        "element": {**element, "action_id": ACTION},
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = _text(hint)
+    return block
+
+
+def _plain(placeholder: str, *, initial: str = "", multiline: bool = False) -> Block:
+    element: Block = {"type": "plain_text_input", "placeholder": _text(placeholder)}
+    if multiline:
+        element["multiline"] = True
+    if initial:
+        element["initial_value"] = initial[:3000]
+    return element
+
+
+def _partition(reply: r.SubmitFormReply) -> Block:
+    if not reply.partitions:  # Slurm didn't answer in time: type it (checked on submit)
+        return _input(
+            "partition",
+            "Partition",
+            _plain(reply.default_partition or "gpu", initial=reply.default_partition or ""),
+            optional=not reply.default_partition,
+        )
+    options = [{"text": _text(p[:75]), "value": p} for p in reply.partitions[:100]]
+    select: Block = {"type": "static_select", "options": options}
+    default = next((o for o in options if o["value"] == reply.default_partition), None)
+    if default is not None:
+        select["initial_option"] = default
+    return _input("partition", "Partition", select, optional=False)
+
+
+def submit_view(reply: r.SubmitFormReply, channel: str | None, command: str = "") -> Block:
+    """The modal for `views.open`; `channel` is where the job's card will go (None: DM)."""
+    meta = json.dumps({"channel": channel, "cluster": reply.cluster})
+    return {
+        "type": "modal",
+        "callback_id": CALLBACK,
+        "private_metadata": meta,
+        "title": _text("Submit a Slurm job"),
+        "submit": _text("Submit"),
+        "close": _text("Cancel"),
+        "blocks": [
+            context(f"Runs on *{escape(reply.cluster)}* as your own cluster account."),
+            _partition(reply),
+            _input(
+                "gpus_per_node",
+                "GPUs per node",
+                {"type": "number_input", "is_decimal_allowed": False, "min_value": "0"},
+            ),
+            _input("time", "Time limit", _plain("2:00:00"), hint="minutes, HH:MM:SS or D-HH"),
+            _input("memory", "Memory per node", _plain("16G")),
+            _input("name", "Job name", _plain("job")),
+            _input(
+                "command",
+                "Command",
+                _plain("python train.py --epochs 10", initial=command, multiline=True),
+                optional=False,
+                hint="runs inside the job, as after `--` in /srunx submit",
+            ),
+            _input("env", "Environment", _plain("KEY=VALUE, one per line", multiline=True)),
+        ],
+    }
+
+
+def metadata(view: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(channel, cluster) from a submitted view's private_metadata."""
+    try:
+        meta = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        meta = {}
+    return meta.get("channel"), meta.get("cluster")
+
+
+def fields_from_state(view: dict[str, Any]) -> SubmitFields:
+    values: dict[str, Any] = view.get("state", {}).get("values", {})
+    found: dict[str, str] = {}
+    for block_id, actions in values.items():
+        if block_id not in SubmitFields.model_fields or block_id == "cluster":
+            continue
+        element = actions.get(ACTION) or {}
+        option = element.get("selected_option") or {}
+        value = option.get("value") if option else element.get("value")
+        found[block_id] = str(value or "")
+    return SubmitFields(cluster=metadata(view)[1], **found)
+
+
+def errors_for(err: FormErrors) -> dict[str, str]:
+    """`response_action: errors` wants block_id -> message (a short one each)."""
+    return {field: message[:150] for field, message in err.errors.items()}
+
+
+def notice_view(text: str) -> Block:
+    """A modal that only says something (the form could not be opened, and why)."""
+    return {
+        "type": "modal",
+        "title": _text("srunx"),
+        "close": _text("OK"),
+        "blocks": [section(f":warning: {escape(text)}")],
+    }

@@ -1,0 +1,77 @@
+"""The submit form as a command: the same grammar as `/srunx submit`, errors per field."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.core.forms import FormErrors, SubmitFields, command_from_message, submit_command
+from bot.core.grammar import parse
+
+
+def test_a_form_gives_the_same_job_as_the_command_line() -> None:
+    form = SubmitFields(
+        name="train",
+        partition="gpu",
+        gpus_per_node="2",
+        time="2:00:00",
+        memory="16G",
+        command="python train.py --lr 0.1 && echo 'done; really'",
+        env="A=1\n  B=x y  \n\nC=",
+        cluster="jump",
+    )
+    text = (
+        "submit -J train -p gpu --gpus-per-node 2 -t 2:00:00 --mem 16G --env A=1 "
+        "--env 'B=x y' --env C= --cluster jump -- python train.py --lr 0.1 && echo 'done; really'"
+    )
+    assert submit_command(form) == parse(text)
+
+
+def test_empty_optional_fields_take_the_defaults() -> None:
+    assert submit_command(SubmitFields(command="hostname")) == parse("submit -- hostname")
+
+
+def test_multiline_command_is_kept_verbatim() -> None:
+    cmd = submit_command(SubmitFields(command="cd /data\npython a.py $HOME"))
+    assert cmd.job.command == "cd /data\npython a.py $HOME"
+
+
+def test_every_bad_field_is_named_with_the_grammars_message() -> None:
+    with pytest.raises(FormErrors) as err:
+        submit_command(
+            SubmitFields(
+                name="bad name!",
+                partition="gpu;rm",
+                gpus_per_node="-1",
+                time="abc",
+                memory="lots",
+                env="NOPE",
+            )
+        )
+    errors = err.value.errors
+    assert set(errors) == {"name", "partition", "gpus_per_node", "time", "memory", "env", "command"}
+    assert errors["time"].startswith("invalid time `abc`")
+    assert errors["memory"].startswith("invalid memory `lots`")
+    assert errors["env"] == "invalid --env `NOPE`: use KEY=VALUE"
+    assert errors["command"].startswith("the command to run is empty")
+    for message in errors.values():
+        assert "\n" not in message and "Traceback" not in message
+
+
+def test_an_injected_directive_in_a_field_is_refused() -> None:
+    with pytest.raises(FormErrors) as err:
+        submit_command(SubmitFields(command="true", env="X=1\n#SBATCH --uid=0"))
+    assert "env" in err.value.errors
+
+
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [
+        ("python train.py", "python train.py"),
+        ("```python train.py```", "python train.py"),
+        ("```\n$ cd /data\n$ python a.py\n```", "cd /data\npython a.py"),
+        ("`nvidia-smi`", "nvidia-smi"),
+        ("  $ ls -l  ", "ls -l"),
+    ],
+)
+def test_command_from_a_message(text: str, command: str) -> None:
+    assert command_from_message(text) == command

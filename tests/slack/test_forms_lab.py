@@ -1,0 +1,181 @@
+"""The submit form end to end: `/srunx submit` alone and the shortcuts open it (views.open on
+the Slack stand-in), a signed view_submission submits a real job on the lab, and a bad
+field is answered on that field with nothing submitted."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import urllib.parse
+from typing import Any
+
+import pytest
+
+from bot.core import replies as r
+from bot.core.models import JobState
+from bot.slack.modals import submit_view
+from labkit import ALICE, STRANGER, eventually, wait_state
+from slack_standin import Call
+from slackkit import HttpBot
+
+pytestmark = pytest.mark.lab
+
+
+async def _interaction(http_bot: HttpBot, payload: dict[str, Any]) -> tuple[int, str]:
+    body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+    status, text, seconds = await http_bot.post(body, "application/x-www-form-urlencoded")
+    assert seconds < 3.0  # Slack's deadline for every ack
+    return status, text
+
+
+def _state(**values: str) -> dict[str, Any]:
+    state: dict[str, Any] = {}
+    for field, value in values.items():
+        if field == "partition":
+            state[field] = {"value": {"type": "static_select", "selected_option": {"value": value}}}
+        else:
+            state[field] = {"value": {"type": "plain_text_input", "value": value}}
+    return {"values": state}
+
+
+def _submission(user: str, channel: str | None, **values: str) -> dict[str, Any]:
+    form = r.SubmitFormReply(cluster="lab", partitions=["cpu", "gpu"], default_partition="gpu")
+    view = {**submit_view(form, channel), "id": "V1", "state": _state(**values)}
+    return {
+        "type": "view_submission",
+        "team": {"id": "T1"},
+        "user": {"id": user},
+        "api_app_id": "A1",
+        "trigger_id": f"form-{secrets.token_hex(3)}",
+        "view": view,
+    }
+
+
+async def _jobs_named(http_bot: HttpBot, name: str) -> list[str]:
+    _, client = http_bot.service.client(ALICE, "lab")
+    res = await client.transport.run(["squeue", "-h", "--states=all", "-n", name, "-o", "%i"])
+    return res.stdout.split()
+
+
+def _opened(call: Call) -> dict[str, Any]:
+    view: dict[str, Any] = call.params["view"]
+    if isinstance(view, str):
+        view = json.loads(view)
+    return view
+
+
+async def test_slash_submit_alone_opens_the_form_with_the_clusters_partitions(
+    http_bot: HttpBot,
+) -> None:
+    status, _, seconds = await http_bot.command("submit", ALICE, trigger="trig-form")
+    assert status == 200 and seconds < 1.0
+    [opened] = await http_bot.standin.wait_for("views.open", timeout=30)
+    assert opened.params["trigger_id"] == "trig-form"
+    view = _opened(opened)
+    select = next(b for b in view["blocks"] if b.get("block_id") == "partition")["element"]
+    assert [o["value"] for o in select["options"]] == ["cpu", "gpu"]
+    assert select["initial_option"]["value"] == "gpu"
+    assert json.loads(view["private_metadata"]) == {"channel": "C1", "cluster": "lab"}
+    done = await http_bot.standin.wait_for("response_url", timeout=10)
+    assert done[-1].params.get("delete_original") is True
+    assert not http_bot.standin.violations
+
+
+async def test_a_bad_field_is_answered_on_the_form_and_nothing_runs(http_bot: HttpBot) -> None:
+    tag = f"form{secrets.token_hex(3)}"
+    status, body = await _interaction(
+        http_bot, _submission(ALICE, "C1", partition="cpu", time="soon", name=tag, command="true")
+    )
+    assert status == 200
+    answer = json.loads(body)
+    assert answer["response_action"] == "errors"
+    assert answer["errors"]["time"].startswith("invalid time `soon`")
+    assert await _jobs_named(http_bot, tag) == []
+    assert not http_bot.standin.calls_to("chat.postMessage")
+
+
+async def test_a_good_form_submits_one_real_job_and_opens_its_thread(http_bot: HttpBot) -> None:
+    tag = f"form{secrets.token_hex(3)}"
+    status, body = await _interaction(
+        http_bot,
+        _submission(
+            ALICE,
+            "C1",
+            partition="cpu",
+            name=tag,
+            time="5",
+            command="echo from-form $GREETING",
+            env="GREETING=hello",
+        ),
+    )
+    assert status == 200 and not body  # an empty ack closes the form
+    [card] = await http_bot.standin.wait_for("chat.postMessage", timeout=30)
+    [job_id] = await _jobs_named(http_bot, tag)
+    assert card.params["channel"] == "C1" and f"job {job_id}" in str(card.params["blocks"])
+    monitor = http_bot.service.monitor
+    assert monitor is not None
+    thread = await monitor.store.thread("lab", job_id)
+    assert thread is not None and thread.user_id == ALICE and thread.account == "alice"
+    _, client = http_bot.service.client(ALICE, "lab")
+    await wait_state(client, job_id, {JobState.COMPLETED})
+    tail = await eventually(
+        lambda: http_bot.service.handle(ALICE, f"tail {job_id}"),
+        lambda t: isinstance(t, r.TailReply) and "from-form hello" in t.text,
+        timeout=20,
+    )
+    assert isinstance(tail, r.TailReply)
+    assert not http_bot.standin.violations
+
+
+async def test_the_global_shortcut_form_puts_the_card_in_the_dm(http_bot: HttpBot) -> None:
+    tag = f"form{secrets.token_hex(3)}"
+    await _interaction(
+        http_bot, _submission(ALICE, None, partition="cpu", name=tag, command="true")
+    )
+    [card] = await http_bot.standin.wait_for("chat.postMessage", timeout=30)
+    assert card.params["channel"] == ALICE  # the app's DM with the user
+    [job_id] = await _jobs_named(http_bot, tag)
+    monitor = http_bot.service.monitor
+    assert monitor is not None
+    thread = await monitor.store.thread("lab", job_id)
+    assert thread is not None and thread.channel == "D" + ALICE[1:]
+
+
+async def test_message_shortcut_opens_the_form_with_the_message_as_the_command(
+    http_bot: HttpBot,
+) -> None:
+    payload = {
+        "type": "message_action",
+        "callback_id": "submit_from_message",
+        "team": {"id": "T1"},
+        "user": {"id": ALICE},
+        "channel": {"id": "C1", "name": "hpc"},
+        "trigger_id": "trig-msg",
+        "message_ts": "1700000000.000100",
+        "message": {
+            "type": "message",
+            "ts": "1700000000.000100",
+            "text": "```$ python train.py --lr 0.1```",
+        },
+        "response_url": http_bot.standin.response_url("msg"),
+    }
+    status, _ = await _interaction(http_bot, payload)
+    assert status == 200
+    [opened] = await http_bot.standin.wait_for("views.open", timeout=30)
+    view = _opened(opened)
+    command = next(b for b in view["blocks"] if b.get("block_id") == "command")
+    assert command["element"]["initial_value"] == "python train.py --lr 0.1"
+    assert json.loads(view["private_metadata"])["channel"] == "C1"
+
+
+async def test_an_unmapped_user_gets_a_form_that_says_why(http_bot: HttpBot) -> None:
+    payload = {
+        "type": "shortcut",
+        "callback_id": "submit_job",
+        "team": {"id": "T1"},
+        "user": {"id": STRANGER},
+        "trigger_id": "trig-stranger",
+    }
+    await _interaction(http_bot, payload)
+    [opened] = await http_bot.standin.wait_for("views.open", timeout=30)
+    assert "not set up to use srunx-bot" in json.dumps(_opened(opened))

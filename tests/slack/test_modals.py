@@ -1,0 +1,90 @@
+"""The submit form's view JSON: Slack's limits, the cluster's partitions, and the way back
+from a submitted view's state to the form's fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.core import replies as r
+from bot.core.forms import FormErrors, SubmitFields
+from bot.slack.modals import (
+    CALLBACK,
+    errors_for,
+    fields_from_state,
+    metadata,
+    notice_view,
+    submit_view,
+)
+from slack_standin import MAX_VIEW_BLOCKS, check_blocks
+
+FORM = r.SubmitFormReply(cluster="lab", partitions=["cpu", "gpu"], default_partition="gpu")
+
+
+def _block(view: dict[str, Any], block_id: str) -> dict[str, Any]:
+    return next(b for b in view["blocks"] if b.get("block_id") == block_id)
+
+
+def test_the_form_is_within_slacks_limits() -> None:
+    view = submit_view(FORM, "C1", "python train.py")
+    assert view["type"] == "modal" and view["callback_id"] == CALLBACK
+    assert len(view["title"]["text"]) <= 24 and len(view["private_metadata"]) <= 3000
+    assert not check_blocks(view["blocks"], limit=MAX_VIEW_BLOCKS)
+    assert "*lab*" in view["blocks"][0]["elements"][0]["text"]
+
+
+def test_partitions_come_from_the_cluster_with_the_default_chosen() -> None:
+    select = _block(submit_view(FORM, "C1"), "partition")["element"]
+    assert select["type"] == "static_select"
+    assert [o["value"] for o in select["options"]] == ["cpu", "gpu"]
+    assert select["initial_option"]["value"] == "gpu"
+
+
+def test_without_partitions_the_form_asks_for_one_as_text() -> None:
+    form = r.SubmitFormReply(cluster="lab", partitions=[], default_partition="gpu")
+    element = _block(submit_view(form, "C1"), "partition")["element"]
+    assert element["type"] == "plain_text_input" and element["initial_value"] == "gpu"
+
+
+def test_the_message_text_is_the_initial_command_and_required() -> None:
+    command = _block(submit_view(FORM, "C1", "echo hi"), "command")
+    assert command["element"]["initial_value"] == "echo hi" and command["optional"] is False
+    assert command["element"]["multiline"] is True
+
+
+def test_a_submitted_state_gives_the_fields_back() -> None:
+    view = submit_view(FORM, None)
+    view["state"] = {
+        "values": {
+            "partition": {"value": {"type": "static_select", "selected_option": {"value": "cpu"}}},
+            "gpus_per_node": {"value": {"type": "number_input", "value": "2"}},
+            "time": {"value": {"type": "plain_text_input", "value": "10"}},
+            "memory": {"value": {"type": "plain_text_input", "value": None}},
+            "name": {"value": {"type": "plain_text_input", "value": "x"}},
+            "command": {"value": {"type": "plain_text_input", "value": "echo hi"}},
+            "env": {"value": {"type": "plain_text_input", "value": "A=1"}},
+        }
+    }
+    assert metadata(view) == (None, "lab")
+    assert fields_from_state(view) == SubmitFields(
+        partition="cpu",
+        gpus_per_node="2",
+        time="10",
+        name="x",
+        command="echo hi",
+        env="A=1",
+        cluster="lab",
+    )
+
+
+def test_errors_are_keyed_by_block_id_and_short() -> None:
+    errors = errors_for(FormErrors({"time": "invalid time `x`" + "!" * 300}))
+    assert list(errors) == ["time"] and len(errors["time"]) <= 150
+    view = submit_view(FORM, "C1")
+    assert {b.get("block_id") for b in view["blocks"]} >= set(SubmitFields.model_fields) - {
+        "cluster"
+    }
+
+
+def test_notice_view_escapes() -> None:
+    view = notice_view("<!channel> not mapped")
+    assert "&lt;!channel&gt;" in view["blocks"][0]["text"]["text"]
