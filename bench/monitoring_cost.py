@@ -15,12 +15,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from poll_cost import Counting  # the same counting transport
+from poll_cost import counted_service  # the same command-counting transport
 
 from bot.config import NotifyConfig
 from bot.core import replies as r
 from bot.core.gpuwatch import GpuWatcher
-from bot.core.service import Service
 from bot.core.store import Store
 from bot.core.watches import Watch, WatchStore
 from labkit import ALICE, Lab
@@ -42,10 +41,7 @@ async def main() -> int:
     lab = Lab.running()
     if lab is None:
         return 2
-    service = Service(lab.config())
-    _, client = service.client(ALICE, "lab")
-    counting = Counting(client.transport)
-    client.transport = counting
+    service, _, counting = counted_service(lab)
     store = Store(Path(tempfile.mkdtemp()) / "state.json")
     try:
         watches = WatchStore(store)

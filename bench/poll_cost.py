@@ -21,6 +21,7 @@ from bot.config import NotifyConfig
 from bot.core.models import JobInfo
 from bot.core.monitor import JobMonitor
 from bot.core.service import Service
+from bot.core.slurm.client import SlurmClient
 from bot.core.store import Store
 from bot.core.watches import JobThread, WatchStore
 from bot.transport.base import CommandResult, Transport
@@ -63,14 +64,20 @@ class Quiet:
         self.posts += 1
 
 
-async def main(n: int) -> int:
-    lab = Lab.running()
-    if lab is None:
-        return 2
+def counted_service(lab: Lab) -> tuple[Service, SlurmClient, Counting]:
+    """A service on the lab whose client for alice counts every command it runs."""
     service = Service(lab.config())
     _, client = service.client(ALICE, "lab")
     counting = Counting(client.transport)
     client.transport = counting
+    return service, client, counting
+
+
+async def main(n: int) -> int:
+    lab = Lab.running()
+    if lab is None:
+        return 2
+    service, client, counting = counted_service(lab)
     res = await client.transport.run(
         ["sbatch", "--parsable", "-p", "cpu", f"--array=0-{n - 1}", "--wrap", "sleep 600"]
     )

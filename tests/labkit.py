@@ -8,16 +8,20 @@ import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from bot.config import Config, parse_config
+from bot.core import replies as r
 from bot.core.models import JobInfo, JobState
 from bot.core.slurm.client import SlurmClient
 
 LAB_SCRIPTS = Path(__file__).resolve().parent / "lab"
 ALICE, BOB, ADMIN, STRANGER = "U0ALICE", "U0BOB", "U0ADMIN", "U0NOBODY"
+R = TypeVar("R", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,20 @@ class Lab:
 
     async def fault(self, toggle: str) -> None:
         await self.sh("bash", str(LAB_SCRIPTS / "fault.sh"), toggle)
+
+
+@dataclass
+class Posts:
+    """A Poster (bot/core/poster.py) that records what the core posts on its own."""
+
+    sent: list[tuple[str, r.Reply]] = field(default_factory=list)
+
+    async def post(self, channel: str, reply: r.Reply) -> str:
+        self.sent.append((channel, reply))
+        return f"ts-{len(self.sent)}"
+
+    def of(self, kind: type[R]) -> list[R]:
+        return [x for _, x in self.sent if isinstance(x, kind)]
 
 
 async def eventually(

@@ -99,6 +99,11 @@ class HttpBot:
                 }
             ],
         }
+        return await self.interact(payload)
+
+    async def interact(self, payload: dict[str, Any]) -> tuple[int, str, float]:
+        """Any interactivity payload (clicks, shortcuts, view submissions), form-encoded as
+        `payload=<json>` and signed, as Slack sends them."""
         body = urllib.parse.urlencode({"payload": json.dumps(payload)})
         return await self.post(body, "application/x-www-form-urlencoded")
 

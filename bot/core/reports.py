@@ -11,7 +11,9 @@ import asyncio
 import re
 import secrets
 import time
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.base import BaseTrigger
@@ -32,6 +34,7 @@ from bot.core.store import Store
 from bot.errors import BotError
 
 _Q = Query()
+T = TypeVar("T")
 
 
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -150,30 +153,29 @@ async def take(
     want_queue = bool({"jobs", "user", "running"} & set(include))
     parts = ReportParts()
 
-    async def resources() -> None:
+    async def read(what: str, call: Awaitable[T]) -> T | None:
         try:
-            snap = await client.resources(partition)
+            return await call
         except BotError as e:
-            parts.problems.append(f"resources: {e}")
-            return
-        parts.partitions = [p.model_copy(update={"nodes": []}) for p in snap.partitions]
+            parts.problems.append(f"{what}: {e}")
+            return None
 
-    async def queue() -> None:
-        try:
-            jobs = await client.queue(partition)
-        except BotError as e:
-            parts.problems.append(f"queue: {e}")
-            return
+    async def skipped() -> None:
+        return None
+
+    snap, jobs = await asyncio.gather(
+        read("resources", client.resources(partition)) if "resources" in include else skipped(),
+        read("queue", client.queue(partition)) if want_queue else skipped(),
+    )
+    if snap is not None:
+        parts.partitions = [p.model_copy(update={"nodes": []}) for p in snap.partitions]
+    if jobs is not None:
         if "jobs" in include:
             parts.queue = summarize_queue(jobs)
         if "user" in include:
             parts.user_jobs = [j for j in jobs if j.user == account]
         if "running" in include:
             parts.running = [j for j in jobs if j.state == JobState.RUNNING]
-
-    await asyncio.gather(
-        *([resources()] if "resources" in include else []), *([queue()] if want_queue else [])
-    )
     return parts
 
 

@@ -19,19 +19,10 @@ from bot.core.service import Service
 from bot.core.store import Store
 from bot.core.watches import Watch, WatchStore
 from bot.errors import UsageError
-from labkit import ALICE, Lab, eventually, wait_state
+from labkit import ALICE, Lab, Posts, eventually, wait_state
 
 pytestmark = pytest.mark.lab
 REARM = 60.0
-
-
-@dataclass
-class Posts:
-    sent: list[tuple[str, r.Reply]] = field(default_factory=list)
-
-    async def post(self, channel: str, reply: r.Reply) -> str:
-        self.sent.append((channel, reply))
-        return f"ts-{len(self.sent)}"
 
 
 @dataclass
@@ -101,7 +92,7 @@ async def rig(lab: Lab, tmp_path: Path) -> AsyncIterator[GpuRig]:
 
 
 def _alerts(rig: GpuRig) -> list[r.Alert]:
-    return [a for _, a in rig.posts.sent if isinstance(a, r.Alert)]
+    return rig.posts.of(r.Alert)
 
 
 async def test_one_shot_watch_fires_once_when_the_holding_job_ends(rig: GpuRig) -> None:

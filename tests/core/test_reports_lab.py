@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,21 +23,9 @@ from bot.core.service import Service
 from bot.core.slurm.parse import tres_gpu_count
 from bot.core.store import Store
 from bot.errors import AccessDenied, UsageError
-from labkit import ADMIN, ALICE, BOB, Lab, eventually, wait_state
+from labkit import ADMIN, ALICE, BOB, Lab, Posts, eventually, wait_state
 
 pytestmark = pytest.mark.lab
-
-
-@dataclass
-class Posts:
-    sent: list[tuple[str, r.Reply]] = field(default_factory=list)
-
-    async def post(self, channel: str, reply: r.Reply) -> str:
-        self.sent.append((channel, reply))
-        return f"ts-{len(self.sent)}"
-
-    def reports(self) -> list[r.ClusterReport]:
-        return [x for _, x in self.sent if isinstance(x, r.ClusterReport)]
 
 
 def clock_reaching(moment: datetime, seconds: float) -> Callable[[], datetime]:
@@ -161,8 +149,10 @@ async def test_crontab_report_fires_at_its_slot_and_survives_restarts(
     assert channel == "C1" and isinstance(hello, r.Alert)
     [schedule] = await ReportStore(store).all()
 
-    await eventually(lambda: asyncio.sleep(0, posts.reports()), bool, timeout=10, interval=0.2)
-    [report] = posts.reports()
+    await eventually(
+        lambda: asyncio.sleep(0, posts.of(r.ClusterReport)), bool, timeout=10, interval=0.2
+    )
+    [report] = posts.of(r.ClusterReport)
     assert report.title == f"Scheduled report {schedule.id}" and report.cluster == "lab"
     slot = first.reports.clock().replace(second=0, microsecond=0)
     assert report.at == slot.strftime("%Y-%m-%d %H:%M UTC")
@@ -176,7 +166,7 @@ async def test_crontab_report_fires_at_its_slot_and_survives_restarts(
     job = second.scheduler.get_job(f"report-{schedule.id}")
     assert job is not None and job.args[1] == (slot + timedelta(minutes=1)).timestamp()
     await asyncio.sleep(1)
-    assert len(posts.reports()) == 1
+    assert len(posts.of(r.ClusterReport)) == 1
     await second.stop()
 
     # ... and after five minutes down, the missed slots are skipped, not replayed in a burst.
@@ -185,14 +175,16 @@ async def test_crontab_report_fires_at_its_slot_and_survives_restarts(
     job = third.scheduler.get_job(f"report-{schedule.id}")
     assert job is not None and job.args[1] == (slot + timedelta(minutes=6)).timestamp()
     await asyncio.sleep(1)
-    assert len(posts.reports()) == 1
+    assert len(posts.of(r.ClusterReport)) == 1
     await third.stop()
 
     # The next slot still comes, once.
     await start(posts, clock_reaching(slot + timedelta(minutes=7), 2))
-    await eventually(lambda: asyncio.sleep(0, len(posts.reports())), lambda n: n == 2, timeout=10)
+    await eventually(
+        lambda: asyncio.sleep(0, len(posts.of(r.ClusterReport))), lambda n: n == 2, timeout=10
+    )
     await asyncio.sleep(1.5)
-    assert len(posts.reports()) == 2
+    assert len(posts.of(r.ClusterReport)) == 2
 
 
 async def test_scheduling_rules(service: Service, store: Store) -> None:

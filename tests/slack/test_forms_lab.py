@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import urllib.parse
 from typing import Any
 
 import pytest
@@ -22,8 +21,7 @@ pytestmark = pytest.mark.lab
 
 
 async def _interaction(http_bot: HttpBot, payload: dict[str, Any]) -> tuple[int, str]:
-    body = urllib.parse.urlencode({"payload": json.dumps(payload)})
-    status, text, seconds = await http_bot.post(body, "application/x-www-form-urlencoded")
+    status, text, seconds = await http_bot.interact(payload)
     assert seconds < 3.0  # Slack's deadline for every ack
     return status, text
 

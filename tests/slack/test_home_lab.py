@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import urllib.parse
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -44,8 +43,7 @@ async def _click_on_home(http_bot: HttpBot, action_id: str, value: str, user: st
             }
         ],
     }
-    body = urllib.parse.urlencode({"payload": json.dumps(payload)})
-    status, _, _ = await http_bot.post(body, "application/x-www-form-urlencoded")
+    status, _, _ = await http_bot.interact(payload)
     return status
 
 
