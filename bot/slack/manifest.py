@@ -2,7 +2,9 @@
 
 The rules follow Slack's app manifest reference (field lengths and patterns, known bot
 scopes and events, the scope each event needs, request URLs when Socket Mode is off), plus
-one rule of this project: a Home tab needs the `app_home_opened` event, or it stays blank.
+rules of this project: a Home tab needs the `app_home_opened` event, or it stays blank;
+shortcuts need interactivity enabled, since Slack sends them as interactive requests; and a
+shortcut's callback_id names one shortcut only, since the bot's listeners match on it.
 
 Only what manifest.yaml uses is modelled, and unknown keys are errors: a key this model does
 not know is either a typo or a Slack feature the bot does not handle yet (add it here first).
@@ -14,7 +16,7 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -177,6 +179,15 @@ class SlashCommand(_Part):
     should_escape: StrictBool = False
 
 
+class Shortcut(_Part):
+    """A global shortcut (the shortcuts menu) or a message shortcut (a message's `...` menu)."""
+
+    name: str = Field(min_length=1, max_length=24)
+    type: Literal["message", "global"]
+    callback_id: str = Field(min_length=1, max_length=255)
+    description: str = Field(min_length=1, max_length=150)
+
+
 class AppHome(_Part):
     home_tab_enabled: StrictBool = False
     messages_tab_enabled: StrictBool = False
@@ -186,6 +197,8 @@ class AppHome(_Part):
 class Features(_Part):
     app_home: AppHome = Field(default_factory=AppHome)
     bot_user: BotUser | None = None
+    # Slack: 1 to 10 when the key is given; leaving it out means no shortcuts.
+    shortcuts: list[Shortcut] = Field(default_factory=list, min_length=1, max_length=10)
     slash_commands: list[SlashCommand] = Field(default_factory=list)
 
 
@@ -252,8 +265,12 @@ def _cross_field_problems(m: Manifest) -> list[tuple[str, str]]:
                 )
             )
 
-    if commands and "commands" not in scopes:
-        problems.append(("oauth_config.scopes.bot", "slash commands need the bot scope commands"))
+    shortcuts = m.features.shortcuts
+    if (commands or shortcuts) and "commands" not in scopes:
+        what = " and ".join(
+            w for w, used in (("slash commands", commands), ("shortcuts", shortcuts)) if used
+        )
+        problems.append(("oauth_config.scopes.bot", f"{what} need the bot scope commands"))
     seen: set[str] = set()
     for i, cmd in enumerate(commands):
         if cmd.command in seen:
@@ -261,6 +278,25 @@ def _cross_field_problems(m: Manifest) -> list[tuple[str, str]]:
                 (f"features.slash_commands.{i}.command", f"{cmd.command} is defined twice")
             )
         seen.add(cmd.command)
+
+    callback_ids: set[str] = set()
+    for i, shortcut in enumerate(shortcuts):
+        if shortcut.callback_id in callback_ids:
+            problems.append(
+                (
+                    f"features.shortcuts.{i}.callback_id",
+                    f"{shortcut.callback_id} is used by another shortcut (this project's rule)",
+                )
+            )
+        callback_ids.add(shortcut.callback_id)
+    inter = m.settings.interactivity
+    if shortcuts and (inter is None or not inter.is_enabled):
+        problems.append(
+            (
+                "features.shortcuts",
+                "shortcuts need settings.interactivity.is_enabled: true (this project's rule)",
+            )
+        )
 
     if scopes and m.features.bot_user is None:
         problems.append(("features.bot_user", "required when the app asks for bot scopes"))
@@ -283,7 +319,6 @@ def _cross_field_problems(m: Manifest) -> list[tuple[str, str]]:
                     "required when socket_mode_enabled is false",
                 )
             )
-        inter = m.settings.interactivity
         if inter is not None and inter.is_enabled and inter.request_url is None:
             problems.append(
                 ("settings.interactivity.request_url", "required when socket_mode_enabled is false")
