@@ -97,8 +97,11 @@ async def check_token(app: AsyncApp) -> str:
 async def poll(service: Service, cluster: str) -> None:
     """One poll of a cluster: job threads and watches, then GPU watches."""
     assert service.monitor is not None and service.gpus is not None
-    await service.monitor.tick(cluster)
-    await service.gpus.tick(cluster)
+    for step in (service.monitor.tick, service.gpus.tick):
+        try:
+            await step(cluster)
+        except Exception:  # one failing part must not starve the other
+            log.exception("polling %s failed", cluster)
 
 
 async def start_polling(service: Service) -> AsyncIOScheduler:
