@@ -145,6 +145,20 @@ class ReportParts(BaseModel):
     problems: list[str] = []
 
 
+async def read_part(what: str, call: Awaitable[T], problems: list[str]) -> T | None:
+    """One part of a summary: what Slurm said, or None with the reason noted in `problems`
+    (so a part that could not be read is never shown as empty)."""
+    try:
+        return await call
+    except BotError as e:
+        problems.append(f"{what}: {e}")
+        return None
+
+
+async def _skipped() -> None:
+    return None
+
+
 async def take(
     client: SlurmClient, account: str, partition: str | None, include: tuple[str, ...]
 ) -> ReportParts:
@@ -152,20 +166,11 @@ async def take(
     named in `problems`, never shown as zeros."""
     want_queue = bool({"jobs", "user", "running"} & set(include))
     parts = ReportParts()
-
-    async def read(what: str, call: Awaitable[T]) -> T | None:
-        try:
-            return await call
-        except BotError as e:
-            parts.problems.append(f"{what}: {e}")
-            return None
-
-    async def skipped() -> None:
-        return None
-
     snap, jobs = await asyncio.gather(
-        read("resources", client.resources(partition)) if "resources" in include else skipped(),
-        read("queue", client.queue(partition)) if want_queue else skipped(),
+        read_part("resources", client.resources(partition), parts.problems)
+        if "resources" in include
+        else _skipped(),
+        read_part("queue", client.queue(partition), parts.problems) if want_queue else _skipped(),
     )
     if snap is not None:
         parts.partitions = [p.model_copy(update={"nodes": []}) for p in snap.partitions]

@@ -17,8 +17,9 @@ from bot.core import commands as c
 from bot.core import replies as r
 from bot.core.audit import AuditLog
 from bot.core.grammar import help_text, parse
-from bot.core.models import JobInfo, JobState
+from bot.core.models import JobState
 from bot.core.prefs import Prefs
+from bot.core.reports import read_part
 from bot.core.script import ScriptRenderer
 from bot.core.slurm.client import SlurmClient
 from bot.errors import AccessDenied, BotError, UsageError
@@ -272,19 +273,11 @@ class Service:
         """The App Home tab of one user: their jobs, free GPUs, watches and reports."""
         cluster, client = self.client(user_id, None)
         account = self.grant(user_id).account
-        jobs_t = asyncio.ensure_future(client.list_jobs(account))
-        snap_t = asyncio.ensure_future(client.resources())
         problems: list[str] = []
-        jobs: list[JobInfo] | None = None
-        snapshot = None
-        try:
-            jobs = await jobs_t
-        except BotError as e:
-            problems.append(f"jobs: {e}")
-        try:
-            snapshot = await snap_t
-        except BotError as e:
-            problems.append(f"GPUs: {e}")
+        jobs, snapshot = await asyncio.gather(
+            read_part("jobs", client.list_jobs(account), problems),
+            read_part("GPUs", client.resources(), problems),
+        )
         watches = await self.monitor.store.watches(user_id) if self.monitor else []
         reports = (await self.reports.list(user_id)).reports if self.reports else []
         return r.HomeReply(
