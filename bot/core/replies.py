@@ -19,6 +19,15 @@ from bot.core.reports import ReportSchedule
 from bot.core.watches import Watch
 
 
+def where(channel: str) -> str:
+    """`in <#C123>` for a channel (Slack shows its name), `in your DM` for a DM."""
+    if channel.isalnum() and channel[:1] in ("C", "G"):
+        return f"in <#{channel}>"
+    if channel.startswith("D"):
+        return "in your DM"
+    return f"in {channel}"
+
+
 class _Reply(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     # Errors and help are shown only to the caller; results may go to the channel.

@@ -75,15 +75,13 @@ class ReportScheduler:
         self.scheduler: BaseScheduler | None = None
 
     # ------------------------------------------------------------------ commands
-    async def now(
-        self, user_id: str, cmd: c.ReportNow, channel: str | None, dm: bool = False
-    ) -> r.Reply:
+    async def now(self, user_id: str, cmd: c.ReportNow, channel: str | None) -> r.Reply:
         report = await build_report(self.service, user_id, cmd.cluster, cmd)
         if cmd.channel is None or cmd.channel == channel:
             return report  # the answer itself, in the channel where it was asked
         self._check_target(user_id, cmd.channel)
         await self.poster.post(cmd.channel, report)
-        return r.Done(text=f"posted a report of {report.cluster} to <#{cmd.channel}>")
+        return r.Done(text=f"posted a report of {report.cluster} {r.where(cmd.channel)}")
 
     async def every(
         self, user_id: str, cmd: c.ReportEvery, channel: str | None, dm: bool = False
@@ -126,7 +124,7 @@ class ReportScheduler:
         await self.store.save(schedule)
         self._schedule(schedule, first)
         return r.Done(
-            text=f"report {schedule.id}: {cfg.name} {schedule.when} into <#{target}>, "
+            text=f"report {schedule.id}: {cfg.name} {schedule.when} {r.where(target)}, "
             f"first at {_local(first, schedule)}; `report stop {schedule.id}` ends it"
         )
 
@@ -139,7 +137,7 @@ class ReportScheduler:
         await self.store.remove(report.id)
         if self.scheduler is not None and self.scheduler.get_job(_job_id(report)):
             self.scheduler.remove_job(_job_id(report))
-        return r.Done(text=f"stopped report {report.id} ({report.when} into <#{report.channel}>)")
+        return r.Done(text=f"stopped report {report.id} ({report.when} {r.where(report.channel)})")
 
     async def list(self, user_id: str) -> r.ReportsReply:
         admin = self.service.config.is_admin(user_id)

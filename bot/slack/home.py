@@ -139,18 +139,13 @@ def _listing(title: str, lines: Sequence[str], empty: str) -> Block:
 
 
 def _watch_line(w: Watch) -> str:
-    return f"• `{escape(w.id)}` {escape(w.target)} on {escape(w.cluster)}, {_where(w.channel)}"
+    return f"• `{escape(w.id)}` {escape(w.target)} on {escape(w.cluster)}, {_in(w.channel)}"
 
 
 def _report_line(x: ReportSchedule) -> str:
     part = f" ({escape(x.partition)})" if x.partition else ""
-    return f"• `{escape(x.id)}` {escape(x.when)} on {escape(x.cluster)}{part}, {_where(x.channel)}"
+    return f"• `{escape(x.id)}` {escape(x.when)} on {escape(x.cluster)}{part}, {_in(x.channel)}"
 
 
-def _where(channel: str) -> str:
-    """A channel link for a channel id; DMs and anything else in words."""
-    if channel.isalnum() and channel[:1] in ("C", "G"):
-        return f"in <#{channel}>"
-    if channel.startswith("D"):
-        return "in your DM"
-    return f"in {escape(channel)}"
+def _in(channel: str) -> str:
+    return escape(r.where(channel))

@@ -15,9 +15,14 @@ def command_text(raw: str, *, strip_mention: bool = False) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
 
 
+_CHANNEL_LINK = re.compile(r"&lt;#([CG][A-Z0-9]{2,})&gt;")
+
+
 def escape(text: str) -> str:
-    """mrkdwn-safe: no `<!channel>` pings or broken formatting from job names or output."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """mrkdwn-safe: no `<!channel>` pings or broken formatting from job names or output.
+    Channel links (`<#C123>`) stay links: they show a name and notify nobody."""
+    safe = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _CHANNEL_LINK.sub(r"<#\1>", safe)
 
 
 def code(text: str) -> str:

@@ -201,7 +201,7 @@ async def test_scheduling_rules(service: Service, store: Store) -> None:
             await reports.every(ADMIN, c.ReportEvery(every="1m", interval=60), "C1")
         # A DM is the caller's own: no grant needed.
         own = await service.handle(BOB, "report every 1h -p gpu", channel="D1", dm=True)
-        assert isinstance(own, r.Done) and "into <#D1>" in own.text
+        assert isinstance(own, r.Done) and "every 1h in your DM" in own.text
         listed = await service.handle(BOB, "reports", channel="D1", dm=True)
         assert isinstance(listed, r.ReportsReply) and len(listed.reports) == 1
         rid = listed.reports[0].id

@@ -134,7 +134,7 @@ async def test_report_into_a_channel_without_the_bot_is_refused_with_a_fix(
     http_bot.standin.fail_next("chat.postMessage", status=200, error="not_in_channel")
     await _mention(http_bot, ADMIN, "report now --channel C0ELSE")
     [err] = await http_bot.standin.wait_for("chat.postEphemeral", timeout=30)
-    assert "not_in_channel" in _text(err) and "invite @srunx to &lt;#C0ELSE&gt; first" in _text(err)
+    assert "not_in_channel" in _text(err) and "invite @srunx to <#C0ELSE> first" in _text(err)
 
 
 async def test_gpu_watch_is_listed_and_removed(http_bot: HttpBot) -> None:

@@ -73,3 +73,8 @@ def test_settings_need_the_right_tokens() -> None:
     for env, http_mode, msg in bad:
         with pytest.raises(ConfigError, match=msg):
             SlackSettings.from_env(http=http_mode, env=env)
+
+
+def test_channel_links_stay_links_but_nothing_else_does() -> None:
+    assert escape("into <#C0HPC> now") == "into <#C0HPC> now"
+    assert escape("<#C0HPC|hpc> <@U1> <!here>") == "&lt;#C0HPC|hpc&gt; &lt;@U1&gt; &lt;!here&gt;"
