@@ -15,7 +15,7 @@ def command_text(raw: str, *, strip_mention: bool = False) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
 
 
-_CHANNEL_LINK = re.compile(r"&lt;#([CG][A-Z0-9]{2,})&gt;")
+_CHANNEL_LINK = re.compile(r"&lt;#([CG][A-Z0-9]+)&gt;")
 
 
 def escape(text: str) -> str:
