@@ -74,32 +74,22 @@ class HttpBot:
         self, action_id: str, value: str, user: str, *, channel: str = "C1", message_ts: str
     ) -> tuple[int, str, float]:
         """A button click on a message, as a signed `block_actions` payload."""
-        payload = {
-            "type": "block_actions",
-            "user": {"id": user},
-            "team": {"id": "T1"},
-            "api_app_id": "A1",
-            "trigger_id": f"click-{action_id}",
-            "channel": {"id": channel},
-            "container": {
-                "type": "message",
-                "message_ts": message_ts,
-                "channel_id": channel,
-                "is_ephemeral": False,
-            },
-            "message": {"ts": message_ts, "type": "message"},
-            "response_url": self.standin.response_url(f"click-{action_id}"),
-            "actions": [
-                {
-                    "type": "button",
-                    "action_id": action_id,
-                    "block_id": "job_actions",
-                    "value": value,
-                    "action_ts": "1",
-                }
-            ],
-        }
-        return await self.interact(payload)
+        return await self.interact(
+            button_click(
+                action_id,
+                value,
+                user,
+                channel={"id": channel},
+                container={
+                    "type": "message",
+                    "message_ts": message_ts,
+                    "channel_id": channel,
+                    "is_ephemeral": False,
+                },
+                message={"ts": message_ts, "type": "message"},
+                response_url=self.standin.response_url(f"click-{action_id}"),
+            )
+        )
 
     async def interact(self, payload: dict[str, Any]) -> tuple[int, str, float]:
         """Any interactivity payload (clicks, shortcuts, view submissions), form-encoded as
@@ -114,6 +104,28 @@ class HttpBot:
         return await self.post(
             body, "application/json", {**sign(SECRET, body), **(extra_headers or {})}
         )
+
+
+def button_click(action_id: str, value: str, user: str, **where: Any) -> dict[str, Any]:
+    """A `block_actions` payload for one button; `where` says where it was (a message's
+    channel/container/message, or a view's container/view)."""
+    return {
+        "type": "block_actions",
+        "user": {"id": user},
+        "team": {"id": "T1"},
+        "api_app_id": "A1",
+        "trigger_id": f"click-{action_id}",
+        **where,
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "b1",
+                "value": value,
+                "action_ts": "1",
+            }
+        ],
+    }
 
 
 def settings_for(standin: SlackStandIn, *, http: bool) -> SlackSettings:

@@ -13,7 +13,7 @@ import pytest
 from bot.core.models import Job, JobResource, JobState
 from labkit import ALICE, STRANGER, wait_state
 from slack_standin import Call
-from slackkit import HttpBot
+from slackkit import HttpBot, button_click
 
 pytestmark = pytest.mark.lab
 
@@ -25,24 +25,13 @@ def _home_opened(user: str) -> dict[str, Any]:
 async def _click_on_home(http_bot: HttpBot, action_id: str, value: str, user: str) -> int:
     """A button click inside the Home tab: a `block_actions` payload whose container is the
     view (no channel, no message), signed as Slack signs it."""
-    payload = {
-        "type": "block_actions",
-        "user": {"id": user},
-        "team": {"id": "T1"},
-        "api_app_id": "A1",
-        "trigger_id": f"click-{action_id}",
-        "container": {"type": "view", "view_id": "V1"},
-        "view": {"id": "V1", "type": "home", "hash": "1700000000.abcdef", "blocks": []},
-        "actions": [
-            {
-                "type": "button",
-                "action_id": action_id,
-                "block_id": "b1",
-                "value": value,
-                "action_ts": "1",
-            }
-        ],
-    }
+    payload = button_click(
+        action_id,
+        value,
+        user,
+        container={"type": "view", "view_id": "V1"},
+        view={"id": "V1", "type": "home", "hash": "1700000000.abcdef", "blocks": []},
+    )
     status, _, _ = await http_bot.interact(payload)
     return status
 
