@@ -141,7 +141,6 @@ class Service:
             return await self._clusters(user_id)
         if isinstance(cmd, c.UseCluster):
             cfg = self.config.cluster(cmd.name)
-            self.client(user_id, cfg.name)
             await self.prefs.set_default_cluster(user_id, cfg.name)
             return r.Done(text=f"your default cluster is now {cfg.name}")
         if isinstance(cmd, c.ReportNow | c.ReportEvery | c.ReportStop | c.ListReports):

@@ -45,15 +45,18 @@ class SlackNotifier:
         self.client = client
         self.pacer = pacer or ChannelPacer()
 
-    async def post_card(
-        self, channel: str, thread_ts: str | None, cluster: str, job: JobInfo
-    ) -> str:
-        text, blocks = render_blocks(StatusReply(cluster=cluster, job=job))
+    async def _send(self, channel: str, reply: Reply, thread_ts: str | None = None) -> str:
+        text, blocks = render_blocks(reply)
         async with self.pacer.slot(channel):
             resp = await self.client.chat_postMessage(
                 channel=channel, thread_ts=thread_ts, text=text, blocks=blocks
             )
         return str(resp["ts"])
+
+    async def post_card(
+        self, channel: str, thread_ts: str | None, cluster: str, job: JobInfo
+    ) -> str:
+        return await self._send(channel, StatusReply(cluster=cluster, job=job), thread_ts)
 
     async def update_card(self, thread: JobThread, job: JobInfo) -> None:
         text, blocks = render_blocks(StatusReply(cluster=thread.cluster, job=job))
@@ -74,10 +77,8 @@ class SlackNotifier:
 
     async def post(self, channel: str, reply: Reply) -> str:
         """Any reply as a new message (GPU alerts, reports); paced like the rest."""
-        text, blocks = render_blocks(reply)
         try:
-            async with self.pacer.slot(channel):
-                resp = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+            return await self._send(channel, reply)
         except SlackApiError as e:
             error = e.response.get("error", "error")
             hint = (
@@ -88,7 +89,6 @@ class SlackNotifier:
             raise PostRefused(
                 f"Slack would not let me post in <#{channel}> ({error}){hint}"
             ) from None
-        return str(resp["ts"])
 
     async def post_notice(self, channel: str, text: str) -> None:
         safe = f":warning: {escape(text)}"
