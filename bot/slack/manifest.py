@@ -1,7 +1,8 @@
 """The parts of Slack's app manifest this project uses, as its own small model.
 
 The rules follow Slack's app manifest reference (field lengths and patterns, known bot
-scopes and events, the scope each event needs, request URLs when Socket Mode is off), plus
+scopes and events, the scope each event needs, the `commands` scope for slash commands and
+shortcuts, request URLs when Socket Mode is off), plus
 rules of this project: a Home tab needs the `app_home_opened` event, or it stays blank;
 shortcuts need interactivity enabled, since Slack sends them as interactive requests; and a
 shortcut's callback_id names one shortcut only, since the bot's listeners match on it.
