@@ -68,7 +68,10 @@ def submit_command(fields: SubmitFields) -> c.Submit:
             errors[field] = str(e)
     if errors:
         raise FormErrors(errors)
-    cmd = parse("submit " + " ".join(_args(fields)) + " -- " + fields.command.strip())
+    try:
+        cmd = parse("submit " + " ".join(_args(fields)) + " -- " + fields.command.strip())
+    except UsageError as e:  # every option passed alone: what is left is the command's
+        raise FormErrors({"command": str(e)}) from None
     assert isinstance(cmd, c.Submit)
     return cmd
 

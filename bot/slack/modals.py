@@ -11,7 +11,6 @@ from bot.slack.blocks import Block, context, section
 from bot.slack.text import escape
 
 CALLBACK = "submit_job_form"
-ACTION = "value"  # every input's action_id; its block_id is the SubmitFields name
 
 
 def _text(label: str) -> dict[str, str]:
@@ -21,11 +20,12 @@ def _text(label: str) -> dict[str, str]:
 def _input(
     block_id: str, label: str, element: Block, *, optional: bool = True, hint: str = ""
 ) -> Block:
+    # block_id and action_id are both the SubmitFields name: the state maps straight back.
     block: Block = {
         "type": "input",
         "block_id": block_id,
         "label": _text(label),
-        "element": {**element, "action_id": ACTION},
+        "element": {**element, "action_id": block_id},
         "optional": optional,
     }
     if hint:
@@ -58,7 +58,7 @@ def _partition(reply: r.SubmitFormReply) -> Block:
     return _input("partition", "Partition", select, optional=False)
 
 
-def submit_view(reply: r.SubmitFormReply, channel: str | None, command: str = "") -> Block:
+def submit_view(reply: r.SubmitFormReply, channel: str | None, initial_command: str = "") -> Block:
     """The modal for `views.open`; `channel` is where the job's card will go (None: DM)."""
     meta = json.dumps({"channel": channel, "cluster": reply.cluster})
     return {
@@ -82,7 +82,7 @@ def submit_view(reply: r.SubmitFormReply, channel: str | None, command: str = ""
             _input(
                 "command",
                 "Command",
-                _plain("python train.py --epochs 10", initial=command, multiline=True),
+                _plain("python train.py --epochs 10", initial=initial_command, multiline=True),
                 optional=False,
                 hint="runs inside the job, as after `--` in /srunx submit",
             ),
@@ -101,12 +101,13 @@ def metadata(view: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 def fields_from_state(view: dict[str, Any]) -> SubmitFields:
+    """A submitted view (its state.values and, for the cluster, private_metadata) as fields."""
     values: dict[str, Any] = view.get("state", {}).get("values", {})
     found: dict[str, str] = {}
     for block_id, actions in values.items():
         if block_id not in SubmitFields.model_fields or block_id == "cluster":
             continue
-        element = actions.get(ACTION) or {}
+        element = actions.get(block_id) or {}
         option = element.get("selected_option") or {}
         value = option.get("value") if option else element.get("value")
         found[block_id] = str(value or "")
@@ -126,3 +127,12 @@ def notice_view(text: str) -> Block:
         "close": _text("OK"),
         "blocks": [section(f":warning: {escape(text)}")],
     }
+
+
+def open_failed(error: str) -> str:
+    """Why the form did not open (views.open failed, e.g. its 3 s trigger expired), and the
+    command line that does the same."""
+    return (
+        f"could not open the submit form ({error}); type "
+        "`/srunx submit -p PARTITION -- COMMAND` instead"
+    )

@@ -57,6 +57,25 @@ def test_every_bad_field_is_named_with_the_grammars_message() -> None:
         assert "\n" not in message and "Traceback" not in message
 
 
+def test_a_command_the_job_model_refuses_is_an_error_on_the_command() -> None:
+    with pytest.raises(FormErrors) as err:
+        submit_command(SubmitFields(partition="cpu", command="echo \x00"))
+    assert err.value.errors == {"command": "the command must not contain NUL bytes"}
+
+
+def test_each_bad_field_alone_is_the_only_error() -> None:
+    for field, bad in [("gpus_per_node", "two"), ("time", "1:99:00"), ("memory", "16Q")]:
+        with pytest.raises(FormErrors) as err:
+            submit_command(SubmitFields(command="true", **{field: bad}))
+        assert list(err.value.errors) == [field]
+        assert f"`{bad}`" in err.value.errors[field]
+
+
+def test_env_lines_become_variables() -> None:
+    cmd = submit_command(SubmitFields(command="true", env=" A=1 \n\nB==x=\nC=a b"))
+    assert cmd.job.environment.env_vars == {"A": "1", "B": "=x=", "C": "a b"}
+
+
 def test_an_injected_directive_in_a_field_is_refused() -> None:
     with pytest.raises(FormErrors) as err:
         submit_command(SubmitFields(command="true", env="X=1\n#SBATCH --uid=0"))

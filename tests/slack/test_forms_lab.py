@@ -29,16 +29,22 @@ async def _interaction(http_bot: HttpBot, payload: dict[str, Any]) -> tuple[int,
 def _state(**values: str) -> dict[str, Any]:
     state: dict[str, Any] = {}
     for field, value in values.items():
+        # As Slack sends it: block_id -> action_id -> element state (both the field's name).
         if field == "partition":
-            state[field] = {"value": {"type": "static_select", "selected_option": {"value": value}}}
+            element = {"type": "static_select", "selected_option": {"value": value}}
         else:
-            state[field] = {"value": {"type": "plain_text_input", "value": value}}
+            element = {"type": "plain_text_input", "value": value}
+        state[field] = {field: element}
     return {"values": state}
 
 
 def _submission(user: str, channel: str | None, **values: str) -> dict[str, Any]:
     form = r.SubmitFormReply(cluster="lab", partitions=["cpu", "gpu"], default_partition="gpu")
-    view = {**submit_view(form, channel), "id": "V1", "state": _state(**values)}
+    view = {
+        **submit_view(form, channel),
+        "id": f"V{secrets.token_hex(4)}",
+        "state": _state(**values),
+    }
     return {
         "type": "view_submission",
         "team": {"id": "T1"},
@@ -79,6 +85,19 @@ async def test_slash_submit_alone_opens_the_form_with_the_clusters_partitions(
     assert not http_bot.standin.violations
 
 
+async def test_slash_submit_says_what_to_type_when_the_form_cannot_open(
+    http_bot: HttpBot,
+) -> None:
+    http_bot.standin.fail_next("views.open", status=200, error="expired_trigger_id")
+    await http_bot.command("submit", ALICE, trigger="trig-late")
+    [answer] = await http_bot.standin.wait_for(
+        "response_url", timeout=30, where=lambda c: "text" in c.params
+    )
+    assert "could not open the submit form (expired_trigger_id)" in answer.params["text"]
+    assert answer.params.get("response_type") == "ephemeral"
+    assert not http_bot.standin.violations
+
+
 async def test_a_bad_field_is_answered_on_the_form_and_nothing_runs(http_bot: HttpBot) -> None:
     tag = f"form{secrets.token_hex(3)}"
     status, body = await _interaction(
@@ -90,6 +109,7 @@ async def test_a_bad_field_is_answered_on_the_form_and_nothing_runs(http_bot: Ht
     assert answer["errors"]["time"].startswith("invalid time `soon`")
     assert await _jobs_named(http_bot, tag) == []
     assert not http_bot.standin.calls_to("chat.postMessage")
+    assert not http_bot.standin.violations
 
 
 async def test_a_good_form_submits_one_real_job_and_opens_its_thread(http_bot: HttpBot) -> None:
@@ -125,6 +145,23 @@ async def test_a_good_form_submits_one_real_job_and_opens_its_thread(http_bot: H
     assert not http_bot.standin.violations
 
 
+async def test_a_redelivered_submission_runs_once(http_bot: HttpBot) -> None:
+    tag = f"form{secrets.token_hex(3)}"
+    payload = _submission(ALICE, "C1", partition="cpu", name=tag, command="true")
+    await _interaction(http_bot, payload)
+    await _interaction(http_bot, payload)  # the same view id again
+    await http_bot.standin.wait_for("chat.postMessage", timeout=30)
+    [job_id] = await _jobs_named(http_bot, tag)
+    _, client = http_bot.service.client(ALICE, "lab")
+    await wait_state(client, job_id, {JobState.COMPLETED})
+    assert await _jobs_named(http_bot, tag) == [job_id]
+    cards = [
+        c for c in http_bot.standin.calls_to("chat.postMessage") if "thread_ts" not in c.params
+    ]
+    assert len(cards) == 1
+    assert not http_bot.standin.violations
+
+
 async def test_the_global_shortcut_form_puts_the_card_in_the_dm(http_bot: HttpBot) -> None:
     tag = f"form{secrets.token_hex(3)}"
     await _interaction(
@@ -137,6 +174,7 @@ async def test_the_global_shortcut_form_puts_the_card_in_the_dm(http_bot: HttpBo
     assert monitor is not None
     thread = await monitor.store.thread("lab", job_id)
     assert thread is not None and thread.channel == "D" + ALICE[1:]
+    assert not http_bot.standin.violations
 
 
 async def test_message_shortcut_opens_the_form_with_the_message_as_the_command(
@@ -164,6 +202,7 @@ async def test_message_shortcut_opens_the_form_with_the_message_as_the_command(
     command = next(b for b in view["blocks"] if b.get("block_id") == "command")
     assert command["element"]["initial_value"] == "python train.py --lr 0.1"
     assert json.loads(view["private_metadata"])["channel"] == "C1"
+    assert not http_bot.standin.violations
 
 
 async def test_an_unmapped_user_gets_a_form_that_says_why(http_bot: HttpBot) -> None:
@@ -177,3 +216,54 @@ async def test_an_unmapped_user_gets_a_form_that_says_why(http_bot: HttpBot) -> 
     await _interaction(http_bot, payload)
     [opened] = await http_bot.standin.wait_for("views.open", timeout=30)
     assert "not set up to use srunx-bot" in json.dumps(_opened(opened))
+    assert not http_bot.standin.violations
+
+
+async def test_a_channel_the_bot_is_not_in_gets_the_card_in_the_dm(http_bot: HttpBot) -> None:
+    tag = f"form{secrets.token_hex(3)}"
+    http_bot.standin.fail_next("chat.postMessage", status=200, error="not_in_channel")
+    await _interaction(
+        http_bot, _submission(ALICE, "C1", partition="cpu", name=tag, command="true")
+    )
+    posts = await http_bot.standin.wait_for(  # top-level ones: not the thread's replies
+        "chat.postMessage", count=3, timeout=30, where=lambda c: "thread_ts" not in c.params
+    )
+    [job_id] = await _jobs_named(http_bot, tag)
+    assert [p.params["channel"] for p in posts] == ["C1", ALICE, ALICE]
+    assert f"job {job_id}" in str(posts[1].params["blocks"])
+    assert "invite @srunx" in posts[2].params["text"] and "<#C1>" in posts[2].params["text"]
+    monitor = http_bot.service.monitor
+    assert monitor is not None
+    thread = await monitor.store.thread("lab", job_id)
+    assert thread is not None and thread.channel == "D" + ALICE[1:]
+    assert not http_bot.standin.violations
+
+
+async def test_a_refused_submission_is_explained_in_the_dm(http_bot: HttpBot) -> None:
+    tag = f"form{secrets.token_hex(3)}"
+    status, body = await _interaction(
+        http_bot, _submission(ALICE, "C1", partition="nosuch", name=tag, command="true")
+    )
+    assert status == 200 and not body  # valid as text: only Slurm's side can refuse it
+    [dm] = await http_bot.standin.wait_for("chat.postMessage", timeout=30)
+    assert dm.params["channel"] == ALICE
+    assert "nothing was submitted from your form" in dm.params["text"]
+    assert "nosuch" in dm.params["text"]
+    assert await _jobs_named(http_bot, tag) == []
+    assert not http_bot.standin.violations
+
+
+async def test_a_form_that_cannot_open_is_explained_in_the_dm(http_bot: HttpBot) -> None:
+    http_bot.standin.fail_next("views.open", status=200, error="expired_trigger_id")
+    payload = {
+        "type": "shortcut",
+        "callback_id": "submit_job",
+        "team": {"id": "T1"},
+        "user": {"id": ALICE},
+        "trigger_id": "trig-late",
+    }
+    await _interaction(http_bot, payload)
+    [dm] = await http_bot.standin.wait_for("chat.postMessage", timeout=30)
+    assert dm.params["channel"] == ALICE
+    assert "could not open the submit form (expired_trigger_id)" in dm.params["text"]
+    assert not http_bot.standin.violations

@@ -13,6 +13,7 @@ from bot.slack.modals import (
     fields_from_state,
     metadata,
     notice_view,
+    open_failed,
     submit_view,
 )
 from slack_standin import MAX_VIEW_BLOCKS, check_blocks
@@ -45,8 +46,24 @@ def test_without_partitions_the_form_asks_for_one_as_text() -> None:
     assert element["type"] == "plain_text_input" and element["initial_value"] == "gpu"
 
 
+def test_inputs_are_named_after_the_fields() -> None:
+    inputs = [b for b in submit_view(FORM, "C1")["blocks"] if b["type"] == "input"]
+    assert {b["block_id"] for b in inputs} == set(SubmitFields.model_fields) - {"cluster"}
+    assert all(b["element"]["action_id"] == b["block_id"] for b in inputs)
+    optional = {b["block_id"] for b in inputs if b["optional"]}
+    assert optional == {"gpus_per_node", "time", "memory", "name", "env"}
+    gpus = _block(submit_view(FORM, "C1"), "gpus_per_node")["element"]
+    assert gpus["is_decimal_allowed"] is False and gpus["min_value"] == "0"
+
+
+def test_private_metadata_round_trips() -> None:
+    assert metadata(submit_view(FORM, "C1")) == ("C1", "lab")
+    assert metadata(submit_view(FORM, None)) == (None, "lab")
+    assert metadata({"private_metadata": "not json"}) == (None, None)
+
+
 def test_the_message_text_is_the_initial_command_and_required() -> None:
-    command = _block(submit_view(FORM, "C1", "echo hi"), "command")
+    command = _block(submit_view(FORM, "C1", initial_command="echo hi"), "command")
     assert command["element"]["initial_value"] == "echo hi" and command["optional"] is False
     assert command["element"]["multiline"] is True
 
@@ -55,13 +72,15 @@ def test_a_submitted_state_gives_the_fields_back() -> None:
     view = submit_view(FORM, None)
     view["state"] = {
         "values": {
-            "partition": {"value": {"type": "static_select", "selected_option": {"value": "cpu"}}},
-            "gpus_per_node": {"value": {"type": "number_input", "value": "2"}},
-            "time": {"value": {"type": "plain_text_input", "value": "10"}},
-            "memory": {"value": {"type": "plain_text_input", "value": None}},
-            "name": {"value": {"type": "plain_text_input", "value": "x"}},
-            "command": {"value": {"type": "plain_text_input", "value": "echo hi"}},
-            "env": {"value": {"type": "plain_text_input", "value": "A=1"}},
+            "partition": {
+                "partition": {"type": "static_select", "selected_option": {"value": "cpu"}}
+            },
+            "gpus_per_node": {"gpus_per_node": {"type": "number_input", "value": "2"}},
+            "time": {"time": {"type": "plain_text_input", "value": "10"}},
+            "memory": {"memory": {"type": "plain_text_input", "value": None}},
+            "name": {"name": {"type": "plain_text_input", "value": "x"}},
+            "command": {"command": {"type": "plain_text_input", "value": "echo hi"}},
+            "env": {"env": {"type": "plain_text_input", "value": "A=1"}},
         }
     }
     assert metadata(view) == (None, "lab")
@@ -83,6 +102,16 @@ def test_errors_are_keyed_by_block_id_and_short() -> None:
     assert {b.get("block_id") for b in view["blocks"]} >= set(SubmitFields.model_fields) - {
         "cluster"
     }
+
+
+def test_a_long_message_still_fits_the_input() -> None:
+    command = _block(submit_view(FORM, "C1", "x" * 5000), "command")
+    assert len(command["element"]["initial_value"]) == 3000
+
+
+def test_open_failed_says_what_to_type_instead() -> None:
+    assert "expired_trigger_id" in open_failed("expired_trigger_id")
+    assert "/srunx submit -p PARTITION -- COMMAND" in open_failed("x")
 
 
 def test_notice_view_escapes() -> None:

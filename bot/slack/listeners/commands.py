@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core import replies as r
 from bot.slack.blocks import render_blocks
 from bot.slack.context import SlackContext, post_in
-from bot.slack.modals import submit_view
+from bot.slack.modals import open_failed, submit_view
 from bot.slack.text import command_text, escape
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
                 )
             except SlackApiError as e:
                 await respond(
-                    text=f"could not open the submit form ({e.response['error']}); type "
-                    "`/srunx submit -p PARTITION -- COMMAND` instead",
+                    text=open_failed(e.response["error"]),
                     response_type="ephemeral",
                     replace_original=True,
                 )

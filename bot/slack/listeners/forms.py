@@ -5,15 +5,17 @@ own account, and the job's card and thread go to the channel (or to the user's D
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import commands as c
 from bot.core import replies as r
 from bot.core.forms import FormErrors, command_from_message, submit_command
-from bot.slack.blocks import render_blocks
+from bot.slack.blocks import render_blocks, section
 from bot.slack.context import SlackContext, post_in
 from bot.slack.modals import (
     CALLBACK,
@@ -21,12 +23,19 @@ from bot.slack.modals import (
     fields_from_state,
     metadata,
     notice_view,
+    open_failed,
     submit_view,
 )
 from bot.slack.text import command_text
 
+log = logging.getLogger(__name__)
 MESSAGE_SHORTCUT = "submit_from_message"
 GLOBAL_SHORTCUT = "submit_job"
+
+
+def _dm(channel: str | None) -> bool:
+    """No channel (the global shortcut) or a DM's `D…` id: `access.channels` does not apply."""
+    return channel is None or channel.startswith("D")
 
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
@@ -35,13 +44,25 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     ) -> None:
         user = body["user"]["id"]
         reply = await ctx.service.run(
-            user, c.SubmitForm(), text="submit (form)", channel=channel, dm=channel is None
+            user, c.SubmitForm(), text="submit (form)", channel=channel, dm=_dm(channel)
         )
+        problem: r.ErrorReply | None = None
         if isinstance(reply, r.SubmitFormReply):
             view = submit_view(reply, channel, command)
         else:  # not mapped, wrong channel, ...: say so where the user is looking
-            view = notice_view(reply.message if isinstance(reply, r.ErrorReply) else str(reply))
-        await client.views_open(trigger_id=body["trigger_id"], view=view)
+            problem = (
+                reply
+                if isinstance(reply, r.ErrorReply)
+                else r.ErrorReply(message=f"the submit form is not available ({reply.kind})")
+            )
+            view = notice_view(problem.message)
+        try:
+            await client.views_open(trigger_id=body["trigger_id"], view=view)
+        except SlackApiError as e:
+            # The trigger lasts 3 s; when it is gone the DM says why instead of nothing.
+            problem = problem or r.ErrorReply(message=open_failed(e.response["error"]))
+            if await post_in(client, user, *render_blocks(problem)) is None:
+                log.warning("could not tell %s why the submit form did not open", user)
 
     async def on_message_shortcut(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
@@ -67,23 +88,40 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             await ack(response_action="errors", errors=errors_for(e))  # shown on the fields
             return
         await ack()  # closes the form; submitting may take longer than Slack's 3 s
+        # A valid submission closes its view, so a second delivery of its id is a redelivery.
+        if view.get("id") and not ctx.recent.first_time(f"view:{view['id']}"):
+            return
         channel, _ = metadata(view)
         reply = await ctx.service.run(
             user,
             cmd,
             text="submit (form) -- " + fields.command.strip()[:200],
             channel=channel,
-            dm=channel is None,
+            dm=_dm(channel),
         )
-        text, blocks = render_blocks(reply)
         if not isinstance(reply, r.Submitted):
-            await client.chat_postMessage(channel=user, text=text, blocks=blocks)  # in the DM
+            # The form is closed already: the error goes to the DM, where it stays readable.
+            message = reply.message if isinstance(reply, r.ErrorReply) else reply.kind
+            failed = r.ErrorReply(message=f"nothing was submitted from your form: {message}")
+            text, blocks = render_blocks(failed)
+            if await post_in(client, user, text, blocks) is None:
+                log.warning("could not tell %s that their form failed: %s", user, text[:200])
             return
         # The card goes where the form was opened; if the bot may not post there, to the DM.
+        text, blocks = render_blocks(reply)
         posted = await post_in(client, channel, text, blocks) if channel else None
+        moved_from = channel if channel and posted is None else None
         posted = posted or await post_in(client, user, text, blocks)
-        if posted is not None:
-            await ctx.follow(user, reply, *posted)
+        if posted is None:
+            log.warning("job %s on %s has no card: no channel took it", reply.job_id, reply.cluster)
+            return
+        await ctx.follow(user, reply, *posted)
+        if moved_from:
+            note = (
+                f"I can't post {r.where(moved_from)}, so job {reply.job_id}'s card is here; "
+                "invite @srunx there to get job cards in the channel."
+            )
+            await post_in(client, user, note, [section(note)])
 
     app.shortcut(MESSAGE_SHORTCUT)(on_message_shortcut)
     app.shortcut(GLOBAL_SHORTCUT)(on_global_shortcut)
