@@ -55,6 +55,17 @@ def _submission(user: str, channel: str | None, **values: str) -> dict[str, Any]
     }
 
 
+def _global_shortcut(user: str, trigger: str) -> dict[str, Any]:
+    """The "Submit a Slurm job" shortcut, pressed by `user`."""
+    return {
+        "type": "shortcut",
+        "callback_id": "submit_job",
+        "team": {"id": "T1"},
+        "user": {"id": user},
+        "trigger_id": trigger,
+    }
+
+
 async def _jobs_named(http_bot: HttpBot, name: str) -> list[str]:
     _, client = http_bot.service.client(ALICE, "lab")
     res = await client.transport.run(["squeue", "-h", "--states=all", "-n", name, "-o", "%i"])
@@ -206,14 +217,7 @@ async def test_message_shortcut_opens_the_form_with_the_message_as_the_command(
 
 
 async def test_an_unmapped_user_gets_a_form_that_says_why(http_bot: HttpBot) -> None:
-    payload = {
-        "type": "shortcut",
-        "callback_id": "submit_job",
-        "team": {"id": "T1"},
-        "user": {"id": STRANGER},
-        "trigger_id": "trig-stranger",
-    }
-    await _interaction(http_bot, payload)
+    await _interaction(http_bot, _global_shortcut(STRANGER, "trig-stranger"))
     [opened] = await http_bot.standin.wait_for("views.open", timeout=30)
     assert "not set up to use srunx-bot" in json.dumps(_opened(opened))
     assert not http_bot.standin.violations
@@ -255,14 +259,7 @@ async def test_a_refused_submission_is_explained_in_the_dm(http_bot: HttpBot) ->
 
 async def test_a_form_that_cannot_open_is_explained_in_the_dm(http_bot: HttpBot) -> None:
     http_bot.standin.fail_next("views.open", status=200, error="expired_trigger_id")
-    payload = {
-        "type": "shortcut",
-        "callback_id": "submit_job",
-        "team": {"id": "T1"},
-        "user": {"id": ALICE},
-        "trigger_id": "trig-late",
-    }
-    await _interaction(http_bot, payload)
+    await _interaction(http_bot, _global_shortcut(ALICE, "trig-late"))
     [dm] = await http_bot.standin.wait_for("chat.postMessage", timeout=30)
     assert dm.params["channel"] == ALICE
     assert "could not open the submit form (expired_trigger_id)" in dm.params["text"]
