@@ -40,8 +40,8 @@ COPY manifest.yaml srunx-bot.example.yaml ./
 RUN uv sync --frozen --no-dev
 
 RUN useradd --create-home --uid 10001 --user-group srunx \
-    && mkdir -p /config /state \
-    && chown -R srunx:srunx /app /state
+    && mkdir -p /config && install -d -m 700 -o srunx -g srunx /state \
+    && chown -R srunx:srunx /app
 
 ENV SRUNX_BOT_CONFIG=/config/srunx-bot.yaml \
     SRUNX_BOT_STATE=/state \

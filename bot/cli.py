@@ -6,16 +6,40 @@ import argparse
 import asyncio
 import logging
 import os
+import shlex
+import stat
 import sys
+from pathlib import Path
 
 import aiohttp
 
-from bot.config import Config, load_config, state_dir
-from bot.console.repl import repl, run_one
+from bot.config import (
+    DEFAULT_CONFIG_PATH,
+    LOCAL_CLUSTER,
+    Config,
+    config_given,
+    config_path,
+    load_config,
+    login_node_config,
+    on_login_node,
+    state_dir,
+)
+from bot.console.repl import help_without_config, repl, run_one
 from bot.core.audit import AuditLog
 from bot.core.service import Service
 from bot.core.store import Store
-from bot.errors import BotError
+from bot.errors import BotError, ConfigError
+from bot.transport.local import current_account
+
+log = logging.getLogger(__name__)
+
+NO_CONFIG = (
+    f"no config file {DEFAULT_CONFIG_PATH} and no Slurm commands on this host's PATH; copy "
+    f"srunx-bot.example.yaml to {DEFAULT_CONFIG_PATH} (or set SRUNX_BOT_CONFIG), or run the "
+    "console on a Slurm login node"
+)
+_OTHERS_READ = stat.S_IRGRP | stat.S_IROTH
+_OTHERS_ENTER = _OTHERS_READ | stat.S_IXGRP | stat.S_IXOTH  # enough to open a known file name
 
 
 def _setup_logging(default: str) -> None:
@@ -35,17 +59,37 @@ def _default_user(config: Config, wanted: str | None) -> str:
     return next(iter(config.access.users))
 
 
+def exposed_files(config_file: str) -> list[str]:
+    """The config and state files (and state dir) other users can read, each with its fix."""
+    state = state_dir()
+    candidates = [(config_file, _OTHERS_READ, "600"), (str(state), _OTHERS_ENTER, "700")]
+    if state.is_dir():
+        files = sorted(p for p in state.iterdir() if p.is_file() and not p.is_symlink())
+        candidates += [(str(p), _OTHERS_READ, "600") for p in files]
+    found = []
+    for shown, bits, fix in candidates:
+        try:
+            mode = Path(shown).stat().st_mode
+        except OSError:
+            continue  # missing (no state yet) or unreadable: nothing to warn about
+        if mode & bits:
+            found.append(f"{shown} is readable by other users; chmod {fix} {shlex.quote(shown)}")
+    return found
+
+
 def _service(config: Config) -> Service:
     return Service(config, audit=AuditLog(state_dir() / "audit.jsonl"))
 
 
-async def _serve(config: Config, http: bool, host: str, port: int) -> int:
+async def _serve(config: Config, config_file: str, http: bool, host: str, port: int) -> int:
     from bot.slack.app import serve  # Slack libraries load only when serving
     from bot.slack.settings import SlackSettings
 
     settings = SlackSettings.from_env(http=http)
     service = _service(config)
     store = Store(state_dir() / "state.json")
+    for exposed in exposed_files(config_file):
+        log.warning("%s", exposed)
     try:
         await serve(service, settings, store, http=http, host=host, port=port)
     finally:
@@ -64,6 +108,35 @@ async def _console(config: Config, command: str | None, as_user: str | None) -> 
         return 0
     finally:
         await service.close()
+
+
+def _console_config(path: str | None) -> Config:
+    """The config file, else (console only) this login node's Slurm as the invoking account."""
+    if config_given(path):
+        return load_config(path)
+    if not on_login_node():
+        raise ConfigError(NO_CONFIG)
+    account = current_account()
+    config = login_node_config(account)
+    print(
+        f"no config file {DEFAULT_CONFIG_PATH}: using this login node's Slurm as {account} "
+        f"(local cluster `{LOCAL_CLUSTER}`)",
+        file=sys.stderr,
+    )
+    return config
+
+
+def _run_console(path: str | None, command: str | None, as_user: str | None) -> int:
+    if command is not None and not config_given(path):
+        answered = help_without_config(command)  # help needs no config and no cluster
+        if answered is not None:
+            return 0 if answered else 1
+    return asyncio.run(_console(_console_config(path), command, as_user))
+
+
+def _warn_exposed(config_file: str) -> None:
+    for exposed in exposed_files(config_file):
+        print(f"warning: {exposed}")
 
 
 async def _check_slack() -> int:
@@ -87,8 +160,9 @@ async def _check_slack() -> int:
     return 0
 
 
-async def _check(config: Config) -> int:
+async def _check(config: Config, config_file: str) -> int:
     """Log in to every cluster as every mapped account and ask Slurm for its partitions."""
+    _warn_exposed(config_file)
     service = Service(config)
     failures = await _check_slack()
     try:
@@ -128,12 +202,13 @@ def main(argv: list[str] | None = None) -> int:
 
     _setup_logging("INFO" if args.cmd == "serve" else "WARNING")
     try:
-        config = load_config(args.config)
-        if args.cmd == "serve":
-            return asyncio.run(_serve(config, args.http, args.host, args.port))
         if args.cmd == "console":
-            return asyncio.run(_console(config, args.command, args.as_user))
-        return asyncio.run(_check(config))
+            return _run_console(args.config, args.command, args.as_user)
+        config = load_config(args.config)
+        config_file = args.config or config_path()
+        if args.cmd == "serve":
+            return asyncio.run(_serve(config, config_file, args.http, args.host, args.port))
+        return asyncio.run(_check(config, config_file))
     except BotError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

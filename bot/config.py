@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = "./srunx-bot.yaml"
+LOCAL_CLUSTER = "local"  # the cluster of the console's login-node default
+SLURM_COMMANDS = ("sinfo", "sbatch")  # on the PATH: this host is a login node
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ACCOUNT_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}\$?$")
 
@@ -147,6 +150,31 @@ def _plain_errors(path: str, err: ValidationError) -> str:
 
 def config_path() -> str:
     return os.environ.get("SRUNX_BOT_CONFIG", DEFAULT_CONFIG_PATH)
+
+
+def config_given(path: str | None) -> bool:
+    """Whether there is a config to load: named (`--config`, `$SRUNX_BOT_CONFIG`; missing is
+    then an error) or present at the default path."""
+    return bool(path or os.environ.get("SRUNX_BOT_CONFIG")) or os.path.lexists(DEFAULT_CONFIG_PATH)
+
+
+def on_login_node() -> bool:
+    return all(shutil.which(cmd) for cmd in SLURM_COMMANDS)
+
+
+def login_node_config(account: str) -> Config:
+    """No file on a login node: this host's Slurm as `account`, who is the only user (under
+    their own name) and admin of their own console."""
+    if not _ACCOUNT_RE.match(account):
+        raise ConfigError(
+            f"your account `{account}` is not a Unix user name srunx-bot accepts; "
+            f"copy srunx-bot.example.yaml to {DEFAULT_CONFIG_PATH} and map a user there"
+        )
+    grant = UserGrant(account=account)
+    return Config(
+        clusters=[ClusterConfig(name=LOCAL_CLUSTER)],
+        access=AccessConfig(users={account: grant}, admins=[account]),
+    )
 
 
 def parse_config(data: Any, path: str = "<config>") -> Config:

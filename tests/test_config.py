@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import Config, load_config, parse_config
+from bot.config import Config, load_config, login_node_config, parse_config
 from bot.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "srunx-bot.example.yaml"
@@ -134,3 +134,20 @@ def test_cluster_lookup() -> None:
     with pytest.raises(ConfigError) as info:
         config.cluster("three")
     assert str(info.value) == "unknown cluster `three`; clusters: one, two"
+
+
+def test_login_node_default_maps_the_account_to_itself_as_its_admin() -> None:
+    config = login_node_config("alice")
+    cluster = config.cluster(None)
+    assert config.cluster_names == ["local"] and cluster.is_local
+    assert config.access.users["alice"].account == "alice"
+    assert config.is_admin("alice") and list(config.access.users) == ["alice"]
+
+
+def test_login_node_default_refuses_an_account_it_cannot_map() -> None:
+    with pytest.raises(ConfigError) as info:
+        login_node_config("Bad Name")
+    assert str(info.value) == (
+        "your account `Bad Name` is not a Unix user name srunx-bot accepts; "
+        "copy srunx-bot.example.yaml to ./srunx-bot.yaml and map a user there"
+    )

@@ -6,16 +6,37 @@ import asyncio
 import contextlib
 
 from bot.console.render import render_text
+from bot.core import commands as c
+from bot.core import replies as r
+from bot.core.grammar import help_text, parse
 from bot.core.service import Service
+from bot.errors import UsageError
 
 PROMPT = "srunx> "
 
 
-async def run_one(service: Service, user_id: str, text: str) -> bool:
-    """Print the reply to one command; True when it was not an error."""
-    reply = await service.handle(user_id, text)
+def _show(reply: r.Reply) -> bool:
+    """Print a reply; True when it was not an error."""
     print(render_text(reply), flush=True)
     return reply.kind != "error"
+
+
+async def run_one(service: Service, user_id: str, text: str) -> bool:
+    return _show(await service.handle(user_id, text))
+
+
+def help_without_config(text: str) -> bool | None:
+    """Answer `help [COMMAND]`, which needs no config or cluster (True when not an error);
+    None when `text` is another command."""
+    try:
+        cmd = parse(text)
+    except UsageError as e:
+        if text.lower().split()[:1] != ["help"]:
+            return None
+        return _show(r.ErrorReply(message=str(e)))  # `help nosuch`: say which topics exist
+    if not isinstance(cmd, c.Help):
+        return None
+    return _show(r.HelpReply(text=help_text(cmd.topic)))
 
 
 async def repl(service: Service, user_id: str) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import time
 from pathlib import Path
+
+from bot.core.store import PRIVATE_FILE, make_private_dir
 
 _ENV_VALUE = re.compile(r"(--env[ =]+['\"]?[A-Za-z_][A-Za-z0-9_]*=)(\S+)")
 MAX_TEXT = 500
@@ -40,6 +43,7 @@ class AuditLog:
             await asyncio.to_thread(self._append, line)
 
     def _append(self, line: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as f:
+        make_private_dir(self.path.parent)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
+        with os.fdopen(fd, "a", encoding="utf-8") as f:
             f.write(line + "\n")

@@ -4,6 +4,9 @@ TinyDB's own JSONStorage rewrites the file in place, so a crash mid-write can le
 AtomicJSONStorage writes a temporary file, fsyncs it and renames it over the old one: after a
 crash the file is either the old state or the new one. Writes go through one lock, one at a
 time, off the event loop (TinyDB is not thread-safe, and there must be one writer).
+
+The state names users, channels and jobs: the directory is made 0700 and its files 0600,
+whatever the umask.
 """
 
 from __future__ import annotations
@@ -20,11 +23,20 @@ from tinydb.storages import Storage
 
 T = TypeVar("T")
 
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+def make_private_dir(path: Path) -> None:
+    """Create the state directory for the bot's eyes only. An existing one keeps its mode
+    (it may be a shared mount point); `bot check` warns when others can read it."""
+    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+
 
 class AtomicJSONStorage(Storage):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.path.parent)
         for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
             stale.unlink(missing_ok=True)  # a write a crash interrupted: never renamed in
 
@@ -40,7 +52,9 @@ class AtomicJSONStorage(Storage):
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with tmp.open("w", encoding="utf-8") as f:
+        tmp.unlink(missing_ok=True)  # a failed write's leftover: O_EXCL makes a fresh 0600 file
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f, separators=(",", ":"))
             f.flush()
             os.fsync(f.fileno())

@@ -5,15 +5,24 @@ from __future__ import annotations
 import asyncio
 import getpass
 import os
+import pwd
 from collections.abc import Sequence
 
 from bot.errors import TransportError
 from bot.transport.base import CommandResult
 
 
+def current_account() -> str:
+    """The account commands run as without a prefix: the effective uid's, not $USER's."""
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # a uid with no passwd entry (some containers)
+        return getpass.getuser()
+
+
 def _as_account(account: str | None) -> list[str]:
     """Prefix that runs a command as `account` when the bot is someone else."""
-    if account is None or account == getpass.getuser():
+    if account is None or account == current_account():
         return []
     if os.geteuid() == 0:
         return ["runuser", "-u", account, "--"]
@@ -24,7 +33,7 @@ class LocalTransport:
     def __init__(self, account: str | None = None, timeout: float = 30.0) -> None:
         self._prefix = _as_account(account)
         self._timeout = timeout
-        self.description = f"local ({account or getpass.getuser()})"
+        self.description = f"local ({account or current_account()})"
 
     async def run(
         self, argv: Sequence[str], *, stdin: str | None = None, timeout: float | None = None

@@ -64,3 +64,21 @@ def test_bad_config_is_one_clear_message(tmp_path: Path) -> None:
     assert res.returncode == 2
     assert f"invalid config {bad}" in res.stderr and "clusters.0.port" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_no_config_on_a_login_node_answers_from_its_slurm(lab: Lab, tmp_path: Path) -> None:
+    hidden = ("SRUNX_BOT_CONFIG", "SRUNX_BOT_STATE")
+    env = {k: v for k, v in os.environ.items() if k not in hidden}
+    env["SLURM_CONF"] = str(lab.slurm_conf)  # Slurm's own commands, found on the PATH
+    res = subprocess.run(
+        [sys.executable, "-m", "bot", "console", "-c", "resources"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.startswith("no config file ./srunx-bot.yaml: using this login node's Slurm")
+    assert "gpu: " in res.stdout and "node1" in res.stdout and "GPUs free" in res.stdout

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import signal
+import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
 from tinydb import TinyDB
 
+from bot.core.audit import AuditLog
 from bot.core.store import AtomicJSONStorage, Store
 
 # A writer that never stops: big documents, so a kill lands inside a write often.
@@ -64,3 +68,44 @@ async def test_store_serializes_access(tmp_path: Path) -> None:
     assert await store.run(lambda db: len(db.table("t"))) == 50
     store.close()
     assert len(TinyDB(tmp_path / "s.json", storage=AtomicJSONStorage).table("t")) == 50
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    old = os.umask(0o022)  # the usual umask, under which files come out world-readable
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+async def test_state_dir_and_file_are_private_under_umask_022(
+    tmp_path: Path, umask_022: None
+) -> None:
+    store = Store(tmp_path / "state" / "state.json")
+    await store.run(lambda db: db.table("t").insert({"token": "x"}))
+    store.close()
+    assert _mode(tmp_path / "state") == 0o700
+    assert _mode(tmp_path / "state" / "state.json") == 0o600
+
+
+def test_a_leftover_temp_file_of_this_process_is_not_reused_with_its_wide_mode(
+    tmp_path: Path, umask_022: None
+) -> None:
+    storage = AtomicJSONStorage(tmp_path / "state.json")
+    leftover = tmp_path / f".state.json.{os.getpid()}.tmp"  # a write that failed midway
+    leftover.write_text("")
+    leftover.chmod(0o644)
+    storage.write({"t": {}})
+    assert _mode(tmp_path / "state.json") == 0o600
+
+
+async def test_audit_log_is_private_under_umask_022(tmp_path: Path, umask_022: None) -> None:
+    audit = AuditLog(tmp_path / "state" / "audit.jsonl")
+    await audit.record(user="U1", channel=None, account="a", command="list", outcome="ok")
+    assert _mode(tmp_path / "state") == 0o700
+    assert _mode(tmp_path / "state" / "audit.jsonl") == 0o600

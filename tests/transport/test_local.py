@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import getpass
 import os
+import pwd
 
 import pytest
 
 from bot.errors import TransportError
-from bot.transport.local import LocalTransport
+from bot.transport.local import LocalTransport, current_account
 from labkit import Lab
 
 
@@ -28,6 +29,25 @@ async def test_timeout_and_missing_program() -> None:
         await LocalTransport().run(["sleep", "5"], timeout=1)
     with pytest.raises(TransportError, match="not installed"):
         await LocalTransport().run(["no-such-program-srunx"])
+
+
+async def test_another_account_is_never_taken_for_us_because_of_user_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # getpass trusts $LOGNAME/$USER; who runs the command is the effective uid.
+    for var in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.setenv(var, "srunx-nobody")
+    res = await LocalTransport("srunx-nobody").run(["id", "-un"])
+    assert res.stdout.strip() != pwd.getpwuid(os.geteuid()).pw_name
+    assert not res.ok
+
+
+async def test_current_account_is_the_effective_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("USER", "srunx-nobody")
+    monkeypatch.setenv("LOGNAME", "srunx-nobody")
+    assert current_account() == pwd.getpwuid(os.geteuid()).pw_name
+    res = await LocalTransport(current_account()).run(["id", "-un"])
+    assert res.stdout.strip() == current_account()
 
 
 async def test_same_user_runs_directly() -> None:

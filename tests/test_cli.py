@@ -1,0 +1,175 @@
+"""`bot` run in-process as a newcomer would: a fresh clone (no config), a login node, `check`."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.cli import main
+
+DATA = Path(__file__).resolve().parent / "data"
+ME = pwd.getpwuid(os.geteuid()).pw_name  # the invoking Unix account
+NOT_FOUND = (
+    "error: config file ./srunx-bot.yaml not found; copy srunx-bot.example.yaml there "
+    "or set SRUNX_BOT_CONFIG"
+)
+
+
+@pytest.fixture
+def fresh_clone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory with no config, and a PATH with no Slurm on it."""
+    work = tmp_path / "clone"
+    work.mkdir()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.delenv("SRUNX_BOT_CONFIG", raising=False)
+    monkeypatch.delenv("SRUNX_BOT_STATE", raising=False)
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    return work
+
+
+@pytest.fixture
+def login_node(fresh_clone: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Fake Slurm commands on the PATH that answer with output captured from the lab."""
+    bin_dir = Path(os.environ["PATH"])
+    scripts = {
+        "sinfo": f"exec cat {DATA / 'sinfo_nodes_busy.txt'}",
+        "squeue": f"exec cat {DATA / 'squeue_queue.txt'}",
+        "sbatch": "exit 1",
+    }
+    for name, body in scripts.items():
+        path = bin_dir / name
+        path.write_text(f"#!/bin/sh\n{body}\n")
+        path.chmod(0o755)
+    # /bin/sh and cat must still be found by the scripts and by the bot.
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    return fresh_clone
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [("help", "commands:"), ("help status", "usage: status ID")],
+)
+def test_console_help_needs_no_config(
+    fresh_clone: Path, capsys: pytest.CaptureFixture[str], command: str, expected: str
+) -> None:
+    assert main(["console", "-c", command]) == 0
+    out, err = capsys.readouterr()
+    assert expected in out and err == ""
+    assert not (fresh_clone / "state").exists()  # nothing written for help
+
+
+def test_console_help_for_an_unknown_command_without_config_names_the_commands(
+    fresh_clone: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["console", "-c", "help nosuch"]) == 1
+    out, _ = capsys.readouterr()
+    assert out.startswith("error: no help for `nosuch`; commands: submit,")
+
+
+def test_console_without_config_or_slurm_says_what_to_do(
+    fresh_clone: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["console", "-c", "resources"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("error: no config file ./srunx-bot.yaml")
+    assert "copy srunx-bot.example.yaml to ./srunx-bot.yaml" in err
+    assert "SRUNX_BOT_CONFIG" in err and "login node" in err
+
+
+def test_console_on_a_login_node_uses_its_slurm_as_the_invoking_account(
+    login_node: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["console", "-c", "resources"]) == 0
+    out, err = capsys.readouterr()
+    assert err == (
+        f"no config file ./srunx-bot.yaml: using this login node's Slurm as {ME} "
+        "(local cluster `local`)\n"
+    )
+    assert "node1" in out and "GPUs free" in out
+    audit = (login_node / "state" / "audit.jsonl").read_text()
+    assert f'"account": "{ME}"' in audit
+
+
+def test_console_on_a_login_node_makes_the_user_admin_of_their_own_console(
+    login_node: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["console", "-c", "config show"]) == 0
+    out, _ = capsys.readouterr()
+    assert "name: local" in out and f"account: {ME}" in out
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_an_explicit_config_that_is_missing_is_an_error_even_on_a_login_node(
+    login_node: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], how: str
+) -> None:
+    argv = ["console", "-c", "resources"]
+    if how == "flag":
+        argv = ["--config", "nope.yaml", *argv]
+    else:
+        monkeypatch.setenv("SRUNX_BOT_CONFIG", "nope.yaml")
+    assert main(argv) == 2
+    _, err = capsys.readouterr()
+    assert err.startswith("error: config file nope.yaml not found")
+
+
+@pytest.mark.parametrize("cmd", ["serve", "check"])
+def test_serve_and_check_without_a_config_keep_refusing(
+    login_node: Path, capsys: pytest.CaptureFixture[str], cmd: str
+) -> None:
+    assert main([cmd]) == 2
+    _, err = capsys.readouterr()
+    assert err == NOT_FOUND + "\n"
+
+
+def _local_config(path: Path) -> None:
+    path.write_text(yaml.safe_dump({"clusters": [{"name": "local"}]}))
+
+
+def test_check_warns_about_config_and_state_readable_by_others(
+    fresh_clone: Path, capsys: pytest.CaptureFixture[str], umask_022: None
+) -> None:
+    _local_config(fresh_clone / "srunx-bot.yaml")  # 0644 under umask 022
+    state = fresh_clone / "state"
+    state.mkdir()  # 0755, as older versions made it
+    (state / "audit.jsonl").write_text("{}\n")
+    assert main(["check"]) == 0
+    out, _ = capsys.readouterr()
+    assert "warning: ./srunx-bot.yaml is readable by other users; chmod 600 ./srunx-bot.yaml" in out
+    assert "warning: state is readable by other users; chmod 700 state" in out
+    assert (
+        "warning: state/audit.jsonl is readable by other users; chmod 600 state/audit.jsonl" in out
+    )
+
+
+def test_check_is_quiet_about_private_config_and_state(
+    fresh_clone: Path, capsys: pytest.CaptureFixture[str], umask_022: None
+) -> None:
+    config = fresh_clone / "srunx-bot.yaml"
+    _local_config(config)
+    config.chmod(0o600)
+    state = fresh_clone / "state"
+    state.mkdir(mode=0o700)
+    (state / "state.json").write_text("{}")
+    (state / "state.json").chmod(stat.S_IRUSR | stat.S_IWUSR)
+    assert main(["check"]) == 0
+    out, _ = capsys.readouterr()
+    assert "readable by other users" not in out
