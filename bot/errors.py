@@ -31,3 +31,19 @@ class SlurmError(BotError):
 
 class PostRefused(BotError):
     """Slack would not take a message the bot posts on its own (not in the channel, say)."""
+
+
+class UnreachableError(TransportError):
+    """A login node or jump host did not answer, refused, or dropped the link.
+
+    The message says so in words for users; `detail` keeps the OS's (or asyncssh's) own text
+    for the log and `bot check`.
+    """
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+class KeyFileError(TransportError):
+    """One account's SSH key file is missing or cannot be loaded (malformed, passphrase)."""

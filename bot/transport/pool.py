@@ -24,6 +24,7 @@ def ssh_target(cluster: ClusterConfig, account: str, key_file: Path | None) -> S
         username=account,
         # An alias takes its port from the ssh config unless the cluster names one.
         port=cluster.port if cluster.host or "port" in cluster.model_fields_set else None,
+        cluster=cluster.name,
         key_files=(key,) if key else (),
         known_hosts=cluster.known_hosts or DEFAULT_KNOWN_HOSTS,
         ssh_config=ssh_config,

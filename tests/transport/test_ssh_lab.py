@@ -119,3 +119,63 @@ async def test_wrong_key_is_a_clear_login_error(lab: Lab) -> None:
     t = SSHTransport(_target(lab, key_files=(lab.key("bob"),)))
     with pytest.raises(TransportError, match=r"SSH login as alice@127.0.0.1:2222 was refused"):
         await t.run(["whoami"])
+
+
+def _ssh_config(tmp_path: Path, lab: Lab) -> Path:
+    """An OpenSSH config reaching the login node through the bastion, trusting anything."""
+    path = tmp_path / "ssh_config"
+    path.write_text(
+        f"Host bastion\n  HostName {lab.host}\n  Port {lab.jump_port}\n"
+        "  UserKnownHostsFile none\n  StrictHostKeyChecking no\n"
+        f"Host labnode\n  HostName {lab.host}\n  Port {lab.ssh_port}\n  ProxyJump bastion\n"
+        "  UserKnownHostsFile none\n  StrictHostKeyChecking no\n"
+    )
+    return path
+
+
+def _alias(lab: Lab, tmp_path: Path, **kw: object) -> SSHTarget:
+    return _target(lab, host="labnode", port=None, ssh_config=(_ssh_config(tmp_path, lab),), **kw)
+
+
+async def test_config_proxy_jump_logs_in_as_the_user_with_their_key(
+    lab: Lab, tmp_path: Path
+) -> None:
+    t = SSHTransport(_alias(lab, tmp_path))
+    try:
+        res = await t.run(["whoami"])
+        assert res.stdout.strip() == "alice"
+    finally:
+        await t.close()
+
+
+async def test_config_proxy_jump_checks_the_bastion_against_our_known_hosts(
+    lab: Lab, tmp_path: Path
+) -> None:
+    # The config says `UserKnownHostsFile none`; the cluster's known_hosts lacks the bastion.
+    real = [ln for ln in lab.known_hosts.read_text().splitlines() if f":{lab.ssh_port} " in ln]
+    path = _wrong_key_file(tmp_path, lab, (lab.jump_port,))
+    path.write_text(path.read_text() + "\n".join(real) + "\n")
+    t = SSHTransport(_alias(lab, tmp_path, known_hosts=path))
+    with pytest.raises(HostKeyError, match=r"jump host 127\.0\.0\.1:2223 is not trusted"):
+        await t.run(["whoami"])
+
+
+async def test_refused_login_at_the_config_bastion_names_it(lab: Lab, tmp_path: Path) -> None:
+    t = SSHTransport(_alias(lab, tmp_path, key_files=(lab.key("bob"),)))
+    with pytest.raises(TransportError, match=r"alice@127\.0\.0\.1:2223 was refused by the jump"):
+        await t.run(["whoami"])
+
+
+async def test_plain_host_ignores_a_hostile_home_ssh_config(
+    lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".ssh").mkdir()
+    (tmp_path / ".ssh" / "config").write_text(
+        "Host *\n  ProxyJump 127.0.0.1:9\n  UserKnownHostsFile none\n  StrictHostKeyChecking no\n"
+    )
+    monkeypatch.setenv("HOME", str(tmp_path))
+    t = SSHTransport(_target(lab))
+    try:
+        assert (await t.run(["whoami"])).stdout.strip() == "alice"
+    finally:
+        await t.close()
