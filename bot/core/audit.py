@@ -6,18 +6,52 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
+import shlex
 import time
 from pathlib import Path
 
+from bot.core.grammar import split_words
 from bot.core.store import PRIVATE_FILE, make_private_dir
 
-_ENV_VALUE = re.compile(r"(--env[ =]+['\"]?[A-Za-z_][A-Za-z0-9_]*=)(\S+)")
 MAX_TEXT = 500
+_HIDDEN = "***"
+
+
+def _masked_pair(value: str) -> str:
+    key, sep, _ = value.partition("=")
+    return f"{key}={_HIDDEN}" if sep else _HIDDEN
+
+
+def _masked_tokens(tokens: list[str]) -> tuple[list[str], bool]:
+    """The words with every `--env` value hidden, and whether there was one to hide."""
+    out: list[str] = []
+    hid = after_env = False
+    for tok in tokens:
+        flag, sep, value = tok.partition("=")
+        inline = flag.lower() == "--env" and bool(sep)  # `--env=K=V`
+        if after_env:
+            out.append(_masked_pair(tok))
+        else:
+            out.append(f"{flag}={_masked_pair(value)}" if inline else tok)
+        hid = hid or after_env or inline
+        after_env = tok.lower() == "--env"  # `--env --env K=V` (refused) still hides K's value
+    return out, hid
 
 
 def mask(text: str) -> str:
-    return _ENV_VALUE.sub(r"\1***", text)[:MAX_TEXT]
+    """The command with `--env` values hidden, read with the grammar's own tokenizer (so every
+    quoting, spacing and smart-quote spelling it accepts is caught). A line it cannot read keeps
+    only the words before the unreadable part; the command after `--` is the job's, as typed."""
+    words = split_words(text)
+    tokens, hid = _masked_tokens(words.tokens)
+    if not hid and words.unreadable is None:
+        return text[:MAX_TEXT]
+    parts = [shlex.join(tokens)] if tokens else []
+    if words.unreadable is not None:
+        parts.append(_HIDDEN)
+    if words.command is not None:
+        parts += ["--", words.command]
+    return " ".join(parts)[:MAX_TEXT]
 
 
 class AuditLog:

@@ -11,12 +11,14 @@ import io
 import re
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
 from pydantic import ValidationError
 
 from bot.core import commands as c
+from bot.core.ids import ID_PATTERN
 from bot.core.models import (
     ContainerResource,
     Job,
@@ -29,20 +31,22 @@ from bot.core.models import (
 )
 from bot.errors import UsageError
 
-_SMART = str.maketrans(
-    {
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u00a0": " ",
-        "\u2013": "--",
-        "\u2014": "--",
-    }
-)
-_SINCE_RE = re.compile(r"^(\d+)([smhdw])$")
+# What Slack's and phones' autocorrect makes of quotes, `--` and spaces in the bot's flags.
+_SMART = {
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u00a0": " ",
+    "\u2013": "--",
+    "\u2014": "--",
+}
+# Every pattern is matched with fullmatch and ASCII: `$` lets a trailing newline through, and
+# `\d` (like str.isdigit) takes digits such as '٣'.
+_SINCE_RE = re.compile(r"([0-9]{1,9})([smhdw])", re.ASCII)
 _SINCE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?)?$")
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2})?)?", re.ASCII)
+_NUMBER_RE = re.compile(r"[0-9]{1,9}", re.ASCII)
 MAX_TAIL_LINES = 500
 
 
@@ -92,16 +96,18 @@ def _typed(fn: Callable[[str], object]) -> Callable[[str], object]:
     return inner
 
 
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"invalid number `{text}`: use a whole number of 1 or more")
+def _whole(text: str, least: int) -> int:
+    if not _NUMBER_RE.fullmatch(text) or int(text) < least:
+        raise ValueError(f"invalid number `{shown(text)}`: use a whole number of {least} or more")
     return int(text)
+
+
+def _positive(text: str) -> int:
+    return _whole(text, 1)
 
 
 def _count(text: str) -> int:
-    if not text.isdigit():
-        raise ValueError(f"invalid number `{text}`: use a whole number of 0 or more")
-    return int(text)
+    return _whole(text, 0)
 
 
 def _env_pair(text: str) -> tuple[str, str]:
@@ -119,9 +125,15 @@ def _lines(text: str) -> int:
 
 
 REPORT_PARTS = ("resources", "jobs", "user", "running")
-_EVERY_RE = re.compile(r"^(\d+)([smhd])$")
+_EVERY_RE = re.compile(r"([0-9]+)([smhd])", re.ASCII)
 _EVERY_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_CHANNEL_RE = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$|^([CG][A-Z0-9]{2,})$")
+MAX_EVERY_DAYS = 366
+MAX_EVERY = MAX_EVERY_DAYS * 86400
+CRON_HORIZON_YEARS = 5  # a crontab must fire within this long (29 February does)
+MAX_CRONTAB = 100
+_CHANNEL_RE = re.compile(r"<#([CG][A-Z0-9]+)(?:\|[^>]*)?>|([CG][A-Z0-9]{2,})", re.ASCII)
+_WATCH_ID_RE = re.compile(rf"w(?:{ID_PATTERN})|[0-9]+(?:_[0-9]+)?", re.ASCII)
+_REPORT_ID_RE = re.compile(rf"r(?:{ID_PATTERN})", re.ASCII)
 
 
 def _include(text: str) -> tuple[str, ...]:
@@ -136,7 +148,7 @@ def _include(text: str) -> tuple[str, ...]:
 
 def channel_id(text: str) -> str:
     """A channel link as Slack sends it (`<#C123|name>`) or a bare id (`C123`)."""
-    m = _CHANNEL_RE.match(text)
+    m = _CHANNEL_RE.fullmatch(text)
     if m:
         return m.group(1) or m.group(2)
     raise ValueError(
@@ -147,35 +159,59 @@ def channel_id(text: str) -> str:
 
 def parse_every(text: str) -> tuple[int | None, str | None]:
     """`30m`, `1h`, `1d` -> (seconds, None); a crontab line -> (None, the line)."""
-    m = _EVERY_RE.match(text.strip())
+    m = _EVERY_RE.fullmatch(text.strip())
     if m:
-        seconds = int(m.group(1)) * _EVERY_SECONDS[m.group(2)]
-        if seconds < 1:
-            raise ValueError(f"invalid interval `{shown(text)}`: use e.g. 30m, 1h or 1d")
-        return seconds, None
+        return _interval(text, m.group(1), m.group(2)), None
     line = " ".join(text.split())
     if len(line.split(" ")) != 5:
         raise ValueError(
             f"invalid schedule `{shown(text)}`: use an interval (30m, 1h, 1d) or a quoted "
             'crontab line with 5 fields, e.g. "0 9 * * 1-5"'
         )
+    _check_crontab(line)
+    return None, line
+
+
+def _interval(text: str, digits: str, unit: str) -> int:
+    # Checked by length first: int() of thousands of digits is an error of its own.
+    seconds = int(digits) * _EVERY_SECONDS[unit] if len(digits) <= 9 else MAX_EVERY + 1
+    if seconds < 1:
+        raise ValueError(f"invalid interval `{shown(text)}`: use e.g. 30m, 1h or 1d")
+    if seconds > MAX_EVERY:
+        raise ValueError(f"invalid interval `{shown(text)}`: at most {MAX_EVERY_DAYS}d")
+    return seconds
+
+
+def _check_crontab(line: str) -> None:
     from bot.core.reports import crontab_trigger  # APScheduler's own crontab parser
 
+    if len(line) > MAX_CRONTAB:
+        raise ValueError(f"invalid crontab: at most {MAX_CRONTAB} characters")
+    bad = f"invalid crontab `{shown(line)}`"
+    if not line.isascii():
+        raise ValueError(f"{bad}: use the digits 0-9, `*`, `-`, `,`, `/` and day names")
     try:
-        crontab_trigger(line, "UTC")
+        trigger = crontab_trigger(line, "UTC")
     except ValueError as e:
-        raise ValueError(f"invalid crontab `{shown(line)}`: {e}") from None
-    return None, line
+        raise ValueError(f"{bad}: {e}") from None
+    now = datetime.now(UTC)
+    # An end date stops APScheduler's search there, instead of at the year 9999.
+    trigger.end_date = now + timedelta(days=366 * CRON_HORIZON_YEARS)
+    if trigger.get_next_fire_time(None, now) is None:
+        raise ValueError(
+            f"{bad}: it never fires within {CRON_HORIZON_YEARS} years; check the day of the "
+            "month against the month (there is no 31 February)"
+        )
 
 
 def since_to_slurm(text: str) -> str:
     """`1d`, `12h`, `2w` or a date -> a Slurm `-S` value."""
-    m = _SINCE_RE.match(text)
+    m = _SINCE_RE.fullmatch(text)
     if m:
         return f"now-{m.group(1)}{_SINCE_UNITS[m.group(2)]}"
-    if _DATE_RE.match(text):
+    if _DATE_RE.fullmatch(text):
         return text
-    raise ValueError(f"invalid --since `{text}`: use e.g. 30m, 12h, 1d, 2w or 2026-11-01")
+    raise ValueError(f"invalid --since `{shown(text)}`: use e.g. 30m, 12h, 1d, 2w or 2026-11-01")
 
 
 def _cluster_arg(p: argparse.ArgumentParser) -> None:
@@ -365,44 +401,84 @@ COMMANDS: dict[str, Spec] = {
 }
 
 
-def _tokens_and_command(text: str) -> tuple[list[str], str | None]:
-    """Split on shell words up to a bare `--`; return the raw text after it untouched."""
-    lexer = shlex.shlex(io.StringIO(text), posix=True, punctuation_chars=False)
+@dataclass(frozen=True)
+class Words:
+    """A command line read as shell words up to a bare `--`.
+
+    The words are read from `text`, the line with smart quotes, dashes and NBSP normalised
+    (Slack's autocorrect); the command after `--` is cut from `raw`, the line as typed, so the
+    job gets it exactly as written. `raw_at` maps each position in `text` to one in `raw`.
+    """
+
+    raw: str
+    text: str
+    raw_at: list[int]
+    tokens: list[str]
+    starts: list[int]  # where each token starts in `text`
+    command: str | None = None  # the raw text after a bare `--`, if there is one
+    unreadable: int | None = None  # where `text` stops being readable (an open quote)
+    error: str = ""
+
+    def raw_from(self, start: int) -> str:
+        return self.raw[self.raw_at[start] :]
+
+
+def _normalised(raw: str) -> tuple[str, list[int]]:
+    parts: list[str] = []
+    raw_at: list[int] = []
+    for i, ch in enumerate(raw):
+        part = _SMART.get(ch, ch)
+        parts.append(part)
+        raw_at += [i] * len(part)
+    raw_at.append(len(raw))
+    return "".join(parts), raw_at
+
+
+def split_words(raw: str) -> Words:
+    """Shell words up to a bare `--` (see Words); never raises."""
+    text, raw_at = _normalised(raw)
+    stream = io.StringIO(text)
+    lexer = shlex.shlex(stream, posix=True, punctuation_chars=False)
     lexer.whitespace_split = True
     lexer.commenters = ""
     tokens: list[str] = []
-    try:
-        while True:
+    starts: list[int] = []
+    words = Words(raw, text, raw_at, tokens, starts)  # the lists grow as the words are read
+    while True:
+        start = stream.tell()
+        while start < len(text) and text[start] in lexer.whitespace:
+            start += 1
+        try:
             tok = lexer.get_token()
-            if tok is None or tok == lexer.eof:
-                return tokens, None
-            if tok == "--":
-                stream = lexer.instream
-                assert isinstance(stream, io.StringIO)
-                return tokens, text[stream.tell() :].strip()
-            tokens.append(tok)
-    except ValueError as e:  # "No closing quotation"
-        raise UsageError(f"cannot read the command: {e.args[0].lower()}") from None
+        except ValueError as e:  # "No closing quotation"
+            return replace(words, unreadable=start, error=str(e.args[0]).lower())
+        if tok is None or tok == lexer.eof:
+            return words
+        if tok == "--":
+            return replace(words, command=words.raw_from(stream.tell()).strip())
+        tokens.append(tok)
+        starts.append(start)
 
 
 def normalize(text: str) -> str:
-    return text.translate(_SMART).strip()
+    return _normalised(text)[0].strip()
 
 
 def parse(text: str) -> c.Command:
-    text = normalize(text)
-    if not text:
+    words = split_words(text)
+    if not words.error and not words.tokens and words.command is None:
         return c.Help()
-    head, _, rest = text.partition(" ")
+    head = words.tokens[0] if words.tokens else "--"
     name = head.lower()
-    if name not in COMMANDS:
-        raise UsageError(f"unknown command `{head}`; commands: {', '.join(COMMANDS)}")
+    if (words.tokens or not words.error) and name not in COMMANDS:
+        raise UsageError(f"unknown command `{shown(head)}`; commands: {', '.join(COMMANDS)}")
+    if words.error:
+        raise UsageError(f"cannot read the command: {words.error}")
     if name == "submit":
-        return _parse_submit(rest)
-    tokens, trailing = _tokens_and_command(rest)
-    if trailing is not None:
+        return _parse_submit(words)
+    if words.command is not None:
         raise UsageError(f"`{name}` takes nothing after `--`; usage: `{COMMANDS[name].usage}`")
-    ns = COMMANDS[name].parser().parse_args(tokens)
+    ns = COMMANDS[name].parser().parse_args(words.tokens[1:])
     match name:
         case "status":
             return c.Status(job_id=ns.job_id, cluster=ns.cluster)
@@ -433,8 +509,8 @@ def parse(text: str) -> c.Command:
         case "watches":
             return c.ListWatches(cluster=ns.cluster)
         case "unwatch":
-            target = ns.target.lower() if ns.target.lower() == "mine" else ns.target
-            if target != "mine" and not re.fullmatch(r"w[0-9a-f]{4}|\d+(_\d+)?", target):
+            target = ns.target.lower()
+            if target != "mine" and not _WATCH_ID_RE.fullmatch(target):
                 raise UsageError("`unwatch` takes a watch id (see `watches`), a job id or `mine`")
             return c.Unwatch(target=target, cluster=ns.cluster)
         case "clusters":
@@ -482,9 +558,9 @@ def _report(ns: argparse.Namespace) -> c.Command:
         **({"include": ns.include} if ns.include else {}),
     }
     if ns.action == "stop":
-        if not ns.spec or not re.fullmatch(r"r[0-9a-f]{4}", ns.spec.lower()):
+        if not ns.spec or not _REPORT_ID_RE.fullmatch(ns.spec.lower()):
             raise UsageError(
-                "`report stop` takes a report id (see `reports`), e.g. `report stop r1a2b`"
+                "`report stop` takes a report id (see `reports`), e.g. `report stop r1a2b3c4d5e6f`"
             )
         return c.ReportStop(report_id=ns.spec.lower(), cluster=ns.cluster)
     if ns.action == "now":
@@ -503,16 +579,49 @@ def _report(ns: argparse.Namespace) -> c.Command:
     return c.ReportEvery(every=ns.spec, interval=interval, cron=cron, **opts)
 
 
-def _parse_submit(rest: str) -> c.Command:
-    tokens, command = _tokens_and_command(rest)
-    if command is None and all(t == "--cluster" or not t.startswith("-") for t in tokens):
-        # `submit` alone (or `submit --cluster NAME`): the submit form.
-        ns = _plain_parser("submit").parse_args(tokens)
-        return c.SubmitForm(cluster=ns.cluster)
-    if command is None:
+def _value_flags(parser: argparse.ArgumentParser) -> frozenset[str]:
+    """The flags that take a value (`-p gpu`), as against switches (`--dry-run`)."""
+    return frozenset(s for a in parser._actions if a.nargs != 0 for s in a.option_strings)
+
+
+_SUBMIT_VALUE_FLAGS = _value_flags(_submit_parser())
+
+
+def _command_start(tokens: list[str]) -> int | None:
+    """Where a command typed without `--` starts: the first word that is neither a flag nor a
+    flag's value (`-p gpu`, not `--mem=1G` or `-pgpu`)."""
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if not tok.startswith("-") or tok == "-":
+            return i
+        i += 2 if tok in _SUBMIT_VALUE_FLAGS else 1
+    return None
+
+
+def _without_separator(words: Words) -> c.Command:
+    """`submit` with no `--`: the form, or the command the user meant, with its `--`."""
+    tokens = words.tokens[1:]
+    at = _command_start(tokens)
+    if at is None:
+        if all(t == "--cluster" or not t.startswith("-") for t in tokens):
+            # `submit` alone (or `submit --cluster NAME`): the submit form.
+            ns = _plain_parser("submit").parse_args(tokens)
+            return c.SubmitForm(cluster=ns.cluster)
         raise UsageError(
             "`submit` needs `--` before the command, e.g. `submit -p gpu -- python train.py`"
         )
+    COMMANDS["submit"].parser().parse_args(tokens[:at])  # a bad flag is the first thing to fix
+    # The flags as read (quoted again where needed), the command exactly as typed.
+    flags = shlex.join(words.tokens[: at + 1])
+    fixed = f"{flags} -- {words.raw_from(words.starts[at + 1]).strip()}"
+    raise UsageError(f"`submit` needs `--` before the command: `{shown(fixed)}`")
+
+
+def _parse_submit(words: Words) -> c.Command:
+    command, tokens = words.command, words.tokens[1:]
+    if command is None:
+        return _without_separator(words)
     if not command:
         raise UsageError("nothing to run after `--`, e.g. `submit -p gpu -- python train.py`")
     ns = COMMANDS["submit"].parser().parse_args(tokens)

@@ -112,16 +112,21 @@ class ReportScheduler:
             created=self.clock().timestamp(),
         )
         first = schedule.next_slot(self.clock())
-        # Said in the target channel first: proves the bot may post there before saving.
-        await self.poster.post(
-            target,
-            r.Alert(
-                text=f"scheduled a report of {cfg.name} here {schedule.when} "
-                f"(report {schedule.id}); the first at {_local(first, schedule)}",
-                mention=user_id,
-            ),
-        )
-        await self.store.save(schedule)
+        schedule = await self.store.add(schedule)  # its id is unique before it is announced
+        # Said in the target channel before it is scheduled: if the bot may not post there,
+        # the schedule is taken back.
+        try:
+            await self.poster.post(
+                target,
+                r.Alert(
+                    text=f"scheduled a report of {cfg.name} here {schedule.when} "
+                    f"(report {schedule.id}); the first at {_local(first, schedule)}",
+                    mention=user_id,
+                ),
+            )
+        except BaseException:
+            await self.store.remove(schedule.id)
+            raise
         self._schedule(schedule, first)
         return r.Done(
             text=f"report {schedule.id}: {cfg.name} {schedule.when} {r.where(target)}, "

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import secrets
 import time
 from collections.abc import Awaitable
 from datetime import datetime, timedelta
@@ -22,6 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import BaseModel, ConfigDict, Field
 from tinydb import Query, TinyDB
 
+from bot.core.ids import insert_unique, new_id
 from bot.core.models import (
     JobState,
     PartitionResources,
@@ -47,14 +47,16 @@ def _crontab_days(field: str) -> str:
     out: list[str] = []
     for part in field.lower().split(","):
         rng, _, step = part.partition("/")
-        if part == "*" or (rng != "*" and not re.fullmatch(r"\d+(-\d+)?", rng)):
+        if part == "*" or (rng != "*" and not re.fullmatch(r"\d+(-\d+)?", rng, re.ASCII)):
             out.append(part)  # `*` and names (`mon-fri`) mean the same to both
             continue
         lo, _, hi = ("0-6" if rng == "*" else rng).partition("-")
         first, last = int(lo), int(hi or lo)
         if not (0 <= first <= last <= 7):
             raise ValueError(f"day of week `{part}` is not within 0-7")
-        every = int(step) if step.isdigit() and int(step) else 1
+        if step and not re.fullmatch(r"[1-9][0-9]?", step, re.ASCII):
+            raise ValueError(f"day of week `{part}`: the step must be a number from 1 to 99")
+        every = int(step) if step else 1
         out += [_DAYS[d % 7] for d in range(first, last + 1, every)]
     return ",".join(dict.fromkeys(out))
 
@@ -70,7 +72,7 @@ def crontab_trigger(line: str, timezone: str) -> CronTrigger:
 class ReportSchedule(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    id: str = Field(default_factory=lambda: "r" + secrets.token_hex(2))
+    id: str = Field(default_factory=lambda: new_id("r"))
     cluster: str
     channel: str
     user_id: str  # who scheduled it; the report is taken as their account
@@ -111,6 +113,12 @@ class ReportSchedule(BaseModel):
 class ReportStore:
     def __init__(self, store: Store) -> None:
         self.store = store
+
+    async def add(self, report: ReportSchedule) -> ReportSchedule:
+        """Store a new schedule; returned with the id it got (its own unless that was taken)."""
+        doc = report.model_dump(mode="json")
+        stored = await self.store.run(lambda db: insert_unique(db.table("reports"), doc, "r"))
+        return report.model_copy(update={"id": stored})
 
     async def save(self, report: ReportSchedule) -> None:
         doc = report.model_dump(mode="json")

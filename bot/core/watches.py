@@ -6,13 +6,13 @@ new ones included (`watch mine`)."""
 
 from __future__ import annotations
 
-import secrets
 import time
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from tinydb import Query, TinyDB
 
+from bot.core.ids import insert_unique, new_id
 from bot.core.models import JobState
 from bot.core.store import Store
 
@@ -25,8 +25,10 @@ class JobThread(BaseModel):
     account: str
     user_id: str
     channel: str
-    card_ts: str  # the card, updated in place
-    thread_ts: str  # the thread its replies go to
+    # The card, updated in place, and the thread its replies go to; both "" while Slack has
+    # not taken the card yet (the monitor posts it when Slack answers again).
+    card_ts: str = ""
+    thread_ts: str = ""
     name: str = ""
     state: JobState | None = None  # last state posted
     seq: int = 0  # transitions posted so far
@@ -44,7 +46,7 @@ class JobThread(BaseModel):
 class Watch(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    id: str = Field(default_factory=lambda: "w" + secrets.token_hex(2))
+    id: str = Field(default_factory=lambda: new_id("w"))
     kind: Literal["job", "mine", "gpus"]
     user_id: str
     account: str
@@ -108,8 +110,10 @@ class WatchStore:
         return await self.store.run(get)
 
     async def add_watch(self, watch: Watch) -> Watch:
-        await self.store.run(lambda db: db.table("watches").insert(watch.model_dump(mode="json")))
-        return watch
+        """Store a new watch; returned with the id it got (its own unless that was taken)."""
+        doc = watch.model_dump(mode="json")
+        stored = await self.store.run(lambda db: insert_unique(db.table("watches"), doc, "w"))
+        return watch.model_copy(update={"id": stored})
 
     async def watches(self, user_id: str | None = None) -> list[Watch]:
         def get(db: TinyDB) -> list[Watch]:

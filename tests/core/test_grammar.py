@@ -132,7 +132,7 @@ def test_quoted_job_name_with_separator_is_still_validated() -> None:
 def test_smart_quotes_are_normalised() -> None:
     cmd = _submit("submit --env A=\u201cx y\u201d --env B=\u2018p q\u2019 -- echo \u201chi\u201d")
     assert cmd.job.environment.env_vars == {"A": "x y", "B": "p q"}
-    assert cmd.job.command == 'echo "hi"'
+    assert cmd.job.command == "echo \u201chi\u201d"  # the command is never rewritten
 
 
 def test_smart_dashes_and_nbsp_are_normalised() -> None:
@@ -330,4 +330,101 @@ def test_issue6_commands_parse(text: str, expected: c.Command) -> None:
     ],
 )
 def test_issue6_usage_errors(text: str, expected: str) -> None:
+    assert expected in _usage_error(text)
+
+
+# ---------------------------------------------------------------- issue 10
+@pytest.mark.parametrize(
+    "command",
+    [
+        "echo 'it\u2019s'",
+        "printf \u201c%s\u201d a\u2014b c\u2013d",
+        "echo a\u00a0b -- \u2014 c",
+        "python x.py \u2014lr 1",
+    ],
+)
+def test_command_after_separator_keeps_smart_quotes_dashes_and_nbsp(command: str) -> None:
+    assert _submit(f"submit -p gpu -- {command}").job.command == command
+    assert _submit(f"submit -p gpu \u2014 {command}").job.command == command
+
+
+def test_smart_dashes_in_flags_do_not_shift_where_the_command_starts() -> None:
+    # Each em/en dash is one character typed but two read: the cut must be in typed text.
+    cmd = _submit("submit \u2014job-name a \u2013mem 1G \u2014 echo \u2018abc\u2019")
+    assert (cmd.job.name, cmd.job.resources.memory) == ("a", "1G")
+    assert cmd.job.command == "echo \u2018abc\u2019"
+
+
+def test_smart_separator_at_the_end_still_means_nothing_to_run() -> None:
+    assert "nothing to run after `--`" in _usage_error("submit -p gpu \u2014")
+
+
+@pytest.mark.parametrize(
+    ("text", "fixed"),
+    [
+        ("submit echo hi", "submit -- echo hi"),
+        ("submit -p gpu python train.py", "submit -p gpu -- python train.py"),
+        (
+            "submit --dry-run -J x --mem=1G -c 2 -pgpu python \"a b.py\" --lr '1'",
+            "submit --dry-run -J x --mem=1G -c 2 -pgpu -- python \"a b.py\" --lr '1'",
+        ),
+        ("submit --cluster lab  echo  $HOME", "submit --cluster lab -- echo  $HOME"),
+        (
+            "submit \u2014gpus-per-node 2 echo \u2018x\u2019",
+            "submit --gpus-per-node 2 -- echo \u2018x\u2019",
+        ),
+    ],
+)
+def test_submit_without_separator_answers_with_the_corrected_command(text: str, fixed: str) -> None:
+    assert _usage_error(text) == f"`submit` needs `--` before the command: `{fixed}`"
+
+
+def test_submit_without_separator_still_checks_its_flags_first() -> None:
+    assert "unknown option `--bogus` for `submit`" in _usage_error("submit --bogus echo hi")
+    assert "invalid memory `lots`" in _usage_error("submit --mem lots echo hi")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("unwatch w1a2b3c4d5e6f", c.Unwatch(target="w1a2b3c4d5e6f")),
+        ("unwatch W1A2B3C4D5E6F", c.Unwatch(target="w1a2b3c4d5e6f")),
+        ("unwatch w1a2b", c.Unwatch(target="w1a2b")),  # ids stored before ids grew
+        ("report stop r1a2b3c4d5e6f", c.ReportStop(report_id="r1a2b3c4d5e6f")),
+        ("report stop r1a2b", c.ReportStop(report_id="r1a2b")),
+        ("report every 366d", c.ReportEvery(every="366d", interval=366 * 86400)),
+        ('report every "0 0 29 2 *"', c.ReportEvery(every="0 0 29 2 *", cron="0 0 29 2 *")),
+    ],
+)
+def test_issue10_commands_parse(text: str, expected: c.Command) -> None:
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('report every "0 0 31 2 *"', "invalid crontab `0 0 31 2 *`: it never fires"),
+        ('report every "0 0 30 2 *"', "invalid crontab `0 0 30 2 *`: it never fires"),
+        ("report every 99999999999d", "invalid interval `99999999999d`: at most 366d"),
+        ("report every 367d", "invalid interval `367d`: at most 366d"),
+        ("report every " + "9" * 5000 + "s", "at most 366d"),
+        ("report every \u0663m", "invalid schedule"),
+        ('report every "0 \u0669 * * *"', "invalid crontab"),
+        ("history --since '2026-01-01\n'", "invalid --since `2026-01-01\\n`"),
+        ("history --since '1d\n'", "invalid --since"),
+        ("history --since \u0663d", "invalid --since"),
+        ("history --since \u0662\u0660\u0662\u0666-01-01", "invalid --since"),
+        ("tail 1 -n \u0663", "invalid number"),
+        ("submit -N \u0663 -- x", "invalid number"),
+        ("submit --gpus-per-node \u00b2 -- x", "invalid number"),
+        ("watch gpus \u00b2", "invalid number `\u00b2`"),
+        ("watch gpus \u0663", "invalid number"),
+        ("unwatch \u0663", "`unwatch` takes a watch id"),
+        ("unwatch w1a2b3", "`unwatch` takes a watch id"),
+        ("report stop r1a2b3", "`report stop` takes a report id"),
+        ("report now --channel 'C0HPC\n'", "invalid --channel"),
+        ("report now --channel '<#C0HPC|hpc>\n'", "invalid --channel"),
+    ],
+)
+def test_issue10_usage_errors(text: str, expected: str) -> None:
     assert expected in _usage_error(text)

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.config import parse_config
 from bot.console.render import render_text
+from bot.core import commands as c
+from bot.core import ids
 from bot.core import replies as r
 from bot.core.models import JobState, PartitionResources, QueueJob, QueueSummary
-from bot.core.reports import ReportSchedule, wait_text
+from bot.core.report_scheduler import ReportScheduler
+from bot.core.reports import ReportSchedule, ReportStore, wait_text
+from bot.core.service import Service
+from bot.core.store import Store
+from bot.errors import PostRefused
 from bot.slack.blocks import render_blocks
 
 T0 = datetime(2026, 11, 27, 8, 0, 0, tzinfo=UTC)  # a Friday
@@ -141,3 +153,60 @@ def test_crontab_day_numbers_mean_what_crontab_means() -> None:
     }
     for line, expected in cases.items():
         assert crontab_trigger(line, "UTC").get_next_fire_time(None, saturday) == expected, line
+
+
+# ---------------------------------------------------------------- issue 10: unique report ids
+class _Posts:
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.sent: list[tuple[str, r.Reply]] = []
+
+    async def post(self, channel: str, reply: r.Reply) -> str:
+        if self.fail:
+            raise PostRefused("the bot is not in that channel")
+        self.sent.append((channel, reply))
+        return "ts-1"
+
+
+@pytest.fixture
+async def scheduling(tmp_path: Path) -> AsyncIterator[tuple[Service, ReportStore]]:
+    config = parse_config(
+        {"clusters": [{"name": "lab"}], "access": {"users": {"U1": {"account": "alice"}}}},
+        "test config",
+    )
+    service = Service(config)
+    store = Store(tmp_path / "state.json")
+    yield service, ReportStore(store)
+    store.close()
+    await service.close()
+
+
+async def test_report_every_announces_the_unique_id_it_stored(
+    scheduling: tuple[Service, ReportStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, store = scheduling
+    taken = _interval().model_copy(update={"id": "r" + "c" * 12})
+    await store.save(taken)
+    digits = iter(["c" * 12, "d" * 12])
+    monkeypatch.setattr(ids, "token_hex", lambda n: next(digits))
+    posts = _Posts()
+    reports = ReportScheduler(service, store, posts)
+    reports.scheduler = AsyncIOScheduler()  # not started: jobs are only recorded
+    cmd = c.ReportEvery(every="1h", interval=3600)
+    done = await reports.every("U1", cmd, "D1", dm=True)
+    assert isinstance(done, r.Done) and done.text.startswith("report r" + "d" * 12)
+    [(_, alert)] = posts.sent
+    assert isinstance(alert, r.Alert) and "(report r" + "d" * 12 + ")" in alert.text
+    assert sorted(s.id for s in await store.all()) == ["r" + "c" * 12, "r" + "d" * 12]
+
+
+async def test_report_every_that_cannot_be_announced_is_not_kept(
+    scheduling: tuple[Service, ReportStore],
+) -> None:
+    service, store = scheduling
+    reports = ReportScheduler(service, store, _Posts(fail=True))
+    reports.scheduler = AsyncIOScheduler()
+    with pytest.raises(PostRefused):
+        await reports.every("U1", c.ReportEvery(every="1h", interval=3600), "D1", dm=True)
+    assert await store.all() == []
+    assert reports.scheduler.get_jobs() == []

@@ -1,0 +1,68 @@
+"""Watch and report ids: long enough not to collide, and checked unique when stored."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.core import ids
+from bot.core.reports import ReportSchedule, ReportStore
+from bot.core.store import Store
+from bot.core.watches import Watch, WatchStore
+
+
+def _forced(monkeypatch: pytest.MonkeyPatch, digits: list[str]) -> None:
+    """Random hex digits that come out as given: the first two ids collide."""
+    it: Iterator[str] = iter(digits)
+    monkeypatch.setattr(ids, "token_hex", lambda n: next(it))
+
+
+def _watch() -> Watch:
+    return Watch(kind="mine", user_id="U1", account="alice", cluster="lab", channel="C1")
+
+
+def _report() -> ReportSchedule:
+    return ReportSchedule(cluster="lab", channel="C1", user_id="U1", every="1h", interval=3600)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(tmp_path / "state.json")
+    yield s
+    s.close()
+
+
+def test_ids_are_twelve_hex_digits() -> None:
+    assert re.fullmatch(r"w[0-9a-f]{12}", _watch().id)
+    assert re.fullmatch(r"r[0-9a-f]{12}", _report().id)
+
+
+def test_many_ids_are_distinct() -> None:
+    # With 4 hex digits 5000 ids collide almost surely (the birthday bound is ~300).
+    assert len({_watch().id for _ in range(5000)}) == 5000
+    assert len({_report().id for _ in range(5000)}) == 5000
+
+
+async def test_colliding_watch_id_is_replaced_on_insert(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _forced(monkeypatch, ["a" * 12, "a" * 12, "b" * 12])
+    watches = WatchStore(store)
+    first = await watches.add_watch(_watch())
+    second = await watches.add_watch(_watch())
+    assert (first.id, second.id) == ("w" + "a" * 12, "w" + "b" * 12)
+    assert sorted(w.id for w in await watches.watches()) == [first.id, second.id]
+
+
+async def test_colliding_report_id_is_replaced_on_insert(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _forced(monkeypatch, ["c" * 12, "c" * 12, "d" * 12])
+    reports = ReportStore(store)
+    first = await reports.add(_report())
+    second = await reports.add(_report())
+    assert (first.id, second.id) == ("r" + "c" * 12, "r" + "d" * 12)
+    assert sorted(r.id for r in await reports.all()) == [first.id, second.id]
