@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.core import replies as r
+from bot.core.jobtext import cut_note
 from bot.core.models import JobInfo, JobState, PartitionResources, QueueJob, QueueSummary
 from bot.core.reports import wait_text
 
@@ -16,6 +17,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
     ]
     return "\n".join(lines)
+
+
+def place(channel: str) -> str:
+    """Where a watch posts: `<#C123>` (Slack shows the channel's name) or `your DM`."""
+    return r.where(channel).removeprefix("in ")
 
 
 def state_text(job: JobInfo) -> str:
@@ -135,10 +141,11 @@ def render_text(reply: r.Reply) -> str:
             if not reply.watches:
                 return f"no watches of {reply.scope}"
             rows = [
-                [w.id, w.kind, w.target, w.account, w.cluster, w.channel] for w in reply.watches
+                [w.id, w.kind, w.target, w.account, w.cluster, place(w.channel)]
+                for w in reply.watches
             ]
             return f"watches of {reply.scope}:\n" + table(
-                ["ID", "KIND", "WHAT", "ACCOUNT", "CLUSTER", "CHANNEL"], rows
+                ["ID", "KIND", "WHAT", "ACCOUNT", "CLUSTER", "GOES TO"], rows
             )
         case r.Submitted():
             res = reply.job.resources
@@ -183,7 +190,9 @@ def render_text(reply: r.Reply) -> str:
             return f"jobs of {reply.scope} on {reply.cluster}:\n" + table(headers, rows)
         case r.TailReply():
             body = reply.text.rstrip("\n") or "(empty)"
-            return f"last lines of {reply.path} (job {reply.job_id} on {reply.cluster}):\n{body}"
+            cut = f"\n(output {cut_note(reply.cut_to)})" if reply.cut_to else ""
+            head = f"last lines of {reply.path} (job {reply.job_id} on {reply.cluster})"
+            return f"{head}:\n{body}{cut}"
         case r.ResourcesReply():
             snap = reply.snapshot
             lines = [f"GPUs on {snap.cluster}: {snap.gpus_free} free"]

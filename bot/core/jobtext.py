@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.core.models import HistoryRecord, JobInfo, JobState, duration_seconds
+from bot.core.slurm.client import Output
 
 LOW_CPU_EFFICIENCY = 0.10
 
@@ -25,6 +26,16 @@ def human_seconds(secs: float) -> str:
     if secs < 3600:
         return f"{secs // 60} min {secs % 60} s" if secs % 60 else f"{secs // 60} min"
     return f"{secs // 3600} h {secs % 3600 // 60} min"
+
+
+def human_bytes(n: int) -> str:
+    if n < 1024:
+        return f"{n} bytes"
+    return f"{n / 1024:.3g} KiB" if n < 1024**2 else f"{n / 1024**2:.3g} MiB"
+
+
+def cut_note(cut_to: int) -> str:
+    return f"cut to the last {human_bytes(cut_to)}"
 
 
 def transition_text(info: JobInfo) -> str:
@@ -61,7 +72,7 @@ def _cpus(tres: str) -> int:
     return 1
 
 
-def final_summary(info: JobInfo, usage: HistoryRecord | None, tail: str | None) -> str:
+def final_summary(info: JobInfo, usage: HistoryRecord | None, tail: Output | None) -> str:
     lines = [f"*{info.state.value}*" + (f", exit code {info.exit_code}" if info.exit_code else "")]
     if info.tasks:
         lines.append(f"array tasks: {info.tally}")
@@ -91,7 +102,8 @@ def final_summary(info: JobInfo, usage: HistoryRecord | None, tail: str | None) 
             f"it hit its time limit ({info.time_limit or 'the limit'}): ask for more with --time"
         )
     lines += [f"hint: {h}" for h in hints]
-    if tail and tail.strip():
-        body = tail.rstrip("\n")[-1500:].replace("```", "'''")  # keep the fence whole
-        lines.append("last lines of output:\n```" + body + "```")
+    if tail and tail.text.strip():
+        body = tail.text.rstrip("\n")[-1500:].replace("```", "'''")  # keep the fence whole
+        cut = f" ({cut_note(tail.cut_to)})" if tail.cut_to else ""
+        lines.append(f"last lines of output{cut}:\n```" + body + "```")
     return "\n".join(lines)

@@ -38,6 +38,9 @@ class ErrorReply(_Reply):
     kind: Literal["error"] = "error"
     message: str
     ephemeral: bool = True
+    # Slack user ids whose `<@ID>` in `message` is the bot's own mention (an admin to ask):
+    # rendered as a mention, while everything else in the message stays escaped.
+    mentions: list[str] = []
 
 
 class HelpReply(_Reply):
@@ -88,6 +91,7 @@ class TailReply(_Reply):
     job_id: str
     path: str
     text: str
+    cut_to: int | None = None  # the lines were longer: only their last this many bytes
 
 
 class ResourcesReply(_Reply):

@@ -6,6 +6,7 @@ import pytest
 
 from bot.console.render import render_text, state_text, table
 from bot.core import replies as r
+from bot.core.jobtext import final_summary
 from bot.core.models import (
     HistoryRecord,
     Job,
@@ -16,6 +17,9 @@ from bot.core.models import (
     PartitionResources,
     ResourceSnapshot,
 )
+from bot.core.slurm.client import Output
+from bot.core.watches import Watch
+from bot.slack.blocks import render_blocks
 
 
 def _running() -> JobInfo:
@@ -206,6 +210,32 @@ def test_empty_job_list() -> None:
 def test_tail(body: str, shown: str) -> None:
     reply = r.TailReply(cluster="lab", job_id="1", path="/home/alice/slurm-1.out", text=body)
     assert render_text(reply) == f"last lines of /home/alice/slurm-1.out (job 1 on lab):\n{shown}"
+
+
+def test_tail_cut_says_so_in_text_blocks_and_the_final_summary() -> None:
+    reply = r.TailReply(cluster="lab", job_id="1", path="/o", text="x" * 5000, cut_to=65536)
+    assert render_text(reply).splitlines()[-1] == "(output cut to the last 64 KiB)"
+    _, blocks = render_blocks(reply)
+    assert "output cut to the last 64 KiB" in blocks[-1]["elements"][0]["text"]
+    info = JobInfo(job_id="1", state=JobState.COMPLETED, exit_code="0:0")
+    summary = final_summary(info, None, Output("/o", "x" * 5000, cut_to=65536))
+    assert "last lines of output (cut to the last 64 KiB):" in summary
+    assert "cut" not in final_summary(info, None, Output("/o", "done\n"))
+
+
+def test_watches_show_where_each_goes_as_a_channel_link() -> None:
+    mine = Watch(kind="mine", user_id="U1", account="alice", cluster="lab", channel="C2", id="w1")
+    job = mine.model_copy(update={"kind": "job", "job_id": "5000", "channel": "D7", "id": "w2"})
+    reply = r.WatchesReply(scope="you", watches=[mine, job])
+    assert render_text(reply).splitlines()[1:] == [
+        "ID  KIND  WHAT      ACCOUNT  CLUSTER  GOES TO",
+        "w1  mine  all jobs  alice    lab      <#C2>",
+        "w2  job   job 5000  alice    lab      your DM",
+    ]
+    text, blocks = render_blocks(reply)
+    listing = blocks[-1]["text"]["text"]
+    assert "• `w1` all jobs on lab (alice) → <#C2>" in listing and "```" not in listing
+    assert "• `w2` job 5000 on lab (alice) → your DM" in listing and "<#C2>" in text
 
 
 def test_resources() -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
 
 import pytest
 
 from bot.core import replies as r
-from bot.core.models import JobState
+from bot.core.models import Job, JobResource, JobState
 from bot.core.service import Service
+from bot.slack.blocks import render_blocks
 from labkit import ADMIN, ALICE, BOB, STRANGER, Lab, eventually, wait_state
 
 pytestmark = pytest.mark.lab
@@ -34,6 +36,25 @@ async def test_submit_status_tail_through_the_grammar(service: Service) -> None:
         timeout=20,
     )
     assert isinstance(tail, r.TailReply)
+
+
+async def test_tail_of_one_huge_line_is_bounded_and_says_it_was_cut(service: Service) -> None:
+    # 2 MB of two-byte characters and no newline: the 64 KiB cut lands inside a character.
+    big = "yes é | head -c 3000000 | tr -d '\\n'"
+    _, client = service.client(ALICE, None)
+    job = Job(name="bigline", command=big, resources=JobResource(partition="cpu"))
+    job_id = await client.submit(service.renderer.render(job))
+    await wait_state(client, job_id, {JobState.COMPLETED})
+    tail = await eventually(
+        lambda: service.handle(ALICE, f"tail {job_id} -n 1"),
+        lambda t: isinstance(t, r.TailReply) and len(t.text) > 1000,
+        timeout=20,
+    )
+    assert isinstance(tail, r.TailReply) and tail.cut_to == 64 * 1024
+    assert set(tail.text) == {"é"} and len(tail.text.encode()) <= 64 * 1024
+    text, blocks = render_blocks(tail)
+    assert "output cut to the last 64 KiB" in json.dumps(blocks, ensure_ascii=False)
+    assert len(text) <= 3000 and len(json.dumps(blocks)) < 10_000
 
 
 async def test_default_partition_and_gpu_request(service: Service) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.core.models import (
     HistoryRecord,
@@ -36,6 +36,8 @@ PARTITION_CACHE_SECONDS = 60.0
 # After slurmctld failed to answer, don't ask it again for this long: each try costs Slurm's
 # own retries (~10-20 s), and meanwhile every answer would be UNKNOWN anyway.
 CTLD_RECHECK_SECONDS = 10.0
+# `tail` reads at most this much of a job's output: one line can be gigabytes long.
+TAIL_MAX_BYTES = 64 * 1024
 
 
 def _array_parent(job_id: str) -> str:
@@ -76,6 +78,32 @@ def summarize_array(wanted: str, rows: list[JobInfo]) -> JobInfo:
 
 
 @dataclass(frozen=True)
+class Output:
+    """The last lines of a job's output file."""
+
+    path: str
+    text: str
+    cut_to: int | None = None  # the lines were longer: only their last this many bytes
+
+
+def last_lines(chunk: str, lines: int, *, cut: bool) -> Output:
+    """The last `lines` lines of `chunk` (the end of a file, `cut` if the file was longer),
+    counted as `tail -n` does: a line ends at `\n` only, and the last may lack one."""
+    end = len(chunk) - 1 if chunk.endswith("\n") else len(chunk)
+    for _ in range(lines):
+        end = chunk.rfind("\n", 0, end)
+        if end < 0:
+            break
+    else:
+        return Output("", chunk[end + 1 :])  # whole lines: what came before does not matter
+    if not cut:
+        return Output("", chunk)
+    # The first line is a fragment: keep the cap's worth, without a half character at its start.
+    kept = chunk.encode()[-TAIL_MAX_BYTES:].decode(errors="ignore").lstrip("\ufffd")
+    return Output("", kept, cut_to=TAIL_MAX_BYTES)
+
+
+@dataclass(frozen=True)
 class Survey:
     jobs: list[JobInfo]  # what squeue listed (all of a user's jobs, for `survey(user, ...)`)
     status: dict[str, JobInfo]  # one answer per asked id
@@ -96,9 +124,14 @@ def _merge(acct: list[JobInfo], live: list[JobInfo]) -> list[JobInfo]:
     for r in live:
         old = merged.get(r.job_id)
         if old is not None and old.state.is_terminal and r.state.is_terminal:
-            # The controller's exit code wins: accounting can lag or disagree for a moment.
+            # The controller's exit code and name win: accounting can lag or disagree for a
+            # moment (right after the end it may call the job `allocation`).
             merged[r.job_id] = old.model_copy(
-                update={"state": r.state, "exit_code": r.exit_code or old.exit_code}
+                update={
+                    "state": r.state,
+                    "exit_code": r.exit_code or old.exit_code,
+                    "name": r.name or old.name,
+                }
             )
         else:
             merged[r.job_id] = r
@@ -308,12 +341,15 @@ class SlurmClient:
             raise SlurmError(f"cannot read job {job_id} from {self.cluster}: {res.error_text()}")
         return path
 
-    async def tail(self, job_id: str, lines: int) -> tuple[str, str]:
+    async def tail(self, job_id: str, lines: int) -> Output:
+        """Never more than TAIL_MAX_BYTES from the cluster: one byte over says it was cut."""
         path = await self.output_path(job_id)
-        res = await self._run("tail", "-n", str(lines), "--", path)
+        res = await self._run("tail", "-c", str(TAIL_MAX_BYTES + 1), "--", path)
         if not res.ok:
             raise SlurmError(f"cannot read {path}: {res.error_text()}")
-        return path, res.stdout
+        # A transport decodes bytes it cannot read as U+FFFD (3 bytes): never fewer bytes.
+        cut = len(res.stdout.encode()) > TAIL_MAX_BYTES
+        return replace(last_lines(res.stdout, lines, cut=cut), path=path)
 
     # ------------------------------------------------------------------ resources / history
     async def resources(self, partition: str | None = None) -> ResourceSnapshot:

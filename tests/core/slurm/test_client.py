@@ -3,47 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from bot.core.models import JobState
+from bot.core.models import JobInfo, JobState
 from bot.core.slurm import client as client_mod
 from bot.core.slurm.client import SlurmClient
 from bot.errors import TransportError
-from bot.transport.base import CommandResult
+from scripted import Scripted
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 CTLD_DOWN = "squeue: error: Unable to contact slurm controller (connect failure)\n"
-
-
-class Scripted:
-    """A transport that answers by program name and records every argv."""
-
-    description = "scripted"
-
-    def __init__(self, answers: dict[str, tuple[int, str, str]], delay: float = 0.0) -> None:
-        self.answers = answers
-        self.delay = delay
-        self.calls: list[tuple[str, ...]] = []
-
-    async def run(
-        self, argv: Sequence[str], *, stdin: str | None = None, timeout: float | None = None
-    ) -> CommandResult:
-        self.calls.append(tuple(argv))
-        await asyncio.sleep(self.delay)
-        answer = self.answers[argv[0]]
-        if isinstance(answer, Exception):
-            raise answer
-        status, out, err = answer
-        return CommandResult(tuple(argv), status, out, err)
-
-    async def close(self) -> None:
-        return None
-
-    def count(self, program: str) -> int:
-        return sum(1 for c in self.calls if c[0] == program)
 
 
 def _squeue_rows() -> str:
@@ -111,8 +82,7 @@ async def test_controller_down_never_turns_a_finished_record_into_a_guess() -> N
 
 
 async def test_unreachable_cluster_is_unknown_for_every_job() -> None:
-    t = Scripted({})
-    t.answers = {"squeue": TransportError("cannot reach alice@h:22: Connection refused")}  # type: ignore[dict-item]
+    t = Scripted({"squeue": TransportError("cannot reach alice@h:22: Connection refused")})
     out = await SlurmClient(t, "lab").status(["1", "2_3"])
     assert {j.state for j in out.values()} == {JobState.UNKNOWN}
     assert out["2_3"].reason.startswith("cannot reach")
@@ -127,3 +97,50 @@ async def test_a_task_inside_a_pending_array_range_is_pending_not_missing() -> N
     assert out["399"].tasks == {"PENDING": 3, "RUNNING": 1}
     assert out["399"].state == JobState.RUNNING
     assert t.count("sacct") == 0
+
+
+OUT = "/home/alice/slurm-7.out"
+SCONTROL_7 = f"JobId=7 JobName=x UserId=alice(1001) JobState=COMPLETED StdOut={OUT}\n"
+
+
+def _tail_client(output: str) -> tuple[Scripted, SlurmClient]:
+    t = Scripted({"scontrol": (0, SCONTROL_7, ""), "tail": (0, output, "")})
+    return t, SlurmClient(t, "lab")
+
+
+async def test_tail_reads_at_most_a_capped_number_of_bytes() -> None:
+    cap = client_mod.TAIL_MAX_BYTES
+    t, c = _tail_client("x" * (cap + 1))  # one line longer than the cap: cut
+    out = await c.tail("7", 1)
+    assert ("tail", "-c", str(cap + 1), "--", OUT) in t.calls
+    assert out.path == OUT and out.cut_to == cap and out.text == "x" * cap
+
+
+async def test_tail_keeps_the_last_lines_and_says_nothing_was_cut_when_they_fit() -> None:
+    cap = client_mod.TAIL_MAX_BYTES
+    many = "partial" + "".join(f"line {i}\n" for i in range(cap // 8))
+    _, c = _tail_client(many[-(cap + 1) :])  # what `tail -c` gives of a long file
+    out = await c.tail("7", 2)
+    last = cap // 8 - 1
+    assert out.text == f"line {last - 1}\nline {last}\n" and out.cut_to is None
+    _, c = _tail_client("a\rb\nc\nd")  # `\r` is not a line end; a last line needs no newline
+    out = await c.tail("7", 2)
+    assert out.text == "c\nd" and out.cut_to is None
+    assert (await c.tail("7", 5)).text == "a\rb\nc\nd"
+
+
+async def test_tail_cut_inside_a_character_drops_the_broken_start() -> None:
+    cap = client_mod.TAIL_MAX_BYTES
+    # `tail -c` cut the first two-byte `é` in half; the transport decoded that byte as U+FFFD.
+    _, c = _tail_client("\ufffd" + "é" * (cap // 2))
+    out = await c.tail("7", 3)
+    assert out.cut_to == cap and set(out.text) == {"é"}
+    assert len(out.text.encode()) <= cap
+
+
+def test_a_just_ended_job_keeps_the_controllers_name_over_accountings() -> None:
+    # Right after the end, accounting may still call the job `allocation`.
+    acct = [JobInfo(job_id="5", state=JobState.COMPLETED, name="allocation", exit_code="0:0")]
+    live = [JobInfo(job_id="5", state=JobState.COMPLETED, name="train")]
+    (merged,) = client_mod._merge(acct, live)
+    assert merged.name == "train" and merged.exit_code == "0:0"

@@ -63,11 +63,9 @@ async def test_tail_reads_the_output_path_slurm_reports(service: Service) -> Non
     client = _client(service)
     job_id = await _submit(service, "for i in 1 2 3 4 5; do echo line$i; done", partition="cpu")
     await wait_state(client, job_id, DONE)
-    path, text = await eventually(
-        lambda: client.tail(job_id, 2), lambda r: "line5" in r[1], timeout=20
-    )
-    assert path == f"/home/alice/slurm-{job_id}.out"
-    assert text.splitlines() == ["line4", "line5"]
+    out = await eventually(lambda: client.tail(job_id, 2), lambda o: "line5" in o.text, timeout=20)
+    assert out.path == f"/home/alice/slurm-{job_id}.out" and out.cut_to is None
+    assert out.text.splitlines() == ["line4", "line5"]
 
 
 async def test_resources_show_lab_gpus_and_follow_a_gpu_job(service: Service) -> None:
