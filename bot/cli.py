@@ -49,6 +49,21 @@ def _setup_logging(default: str) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
+    # slack_sdk/slack_bolt log whole payloads (Socket Mode envelopes, `--env` values) at DEBUG.
+    # Bolt resets its own loggers to the root level when an app is built, so the cap that holds
+    # is a filter on the handlers; the level caps only save formatting work.
+    level = max(logging.INFO, logging.getLogger().getEffectiveLevel())
+    for name in _PAYLOAD_LOGGERS:
+        logging.getLogger(name).setLevel(level)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_no_payload_debug)
+
+
+_PAYLOAD_LOGGERS = ("slack_sdk", "slack_bolt")
+
+
+def _no_payload_debug(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.INFO or not record.name.startswith(_PAYLOAD_LOGGERS)
 
 
 def _default_user(config: Config, wanted: str | None) -> str:
@@ -147,13 +162,14 @@ async def _check_slack() -> int:
     from slack_sdk.errors import SlackApiError
 
     from bot.slack.app import web_client
+    from bot.slack.context import slack_error
     from bot.slack.settings import SlackSettings
 
     try:
         settings = SlackSettings.from_env(http=not os.environ.get("SLACK_APP_TOKEN"))
         resp = await web_client(settings).auth_test()
     except (BotError, SlackApiError, aiohttp.ClientError, OSError) as e:
-        detail = e.response["error"] if isinstance(e, SlackApiError) else str(e)
+        detail = slack_error(e) if isinstance(e, SlackApiError) else str(e)
         print(f"FAIL  slack: {detail}")
         return 1
     print(f"ok    slack: bot @{resp['user']} in workspace {resp['team']}")
@@ -175,7 +191,8 @@ async def _check(config: Config, config_file: str) -> int:
                     print(f"ok    {where}: partitions {', '.join(parts)}")
                 except BotError as e:
                     failures += 1
-                    print(f"FAIL  {where}: {e}")
+                    detail = getattr(e, "detail", "")  # the OS's own words, for whoever debugs
+                    print(f"FAIL  {where}: {e}" + (f" ({detail})" if detail else ""))
         if not config.access.users:
             print("warning: access.users is empty; nobody can use the bot")
     finally:

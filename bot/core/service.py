@@ -35,6 +35,19 @@ REACH_TIMEOUT = 5.0  # `clusters`: how long to wait for each cluster's answer
 log = logging.getLogger(__name__)
 
 
+class NotSetUp(AccessDenied):
+    """A Slack user with no cluster account; `mentions`: the admins the message names."""
+
+    def __init__(self, message: str, mentions: list[str]) -> None:
+        super().__init__(message)
+        self.mentions = mentions
+
+
+def error_reply(e: BotError) -> r.ErrorReply:
+    """The reply for an error, keeping the mentions the bot means to make."""
+    return r.ErrorReply(message=str(e), mentions=e.mentions if isinstance(e, NotSetUp) else [])
+
+
 class Service:
     def __init__(
         self,
@@ -58,10 +71,12 @@ class Service:
     def grant(self, user_id: str) -> UserGrant:
         grant = self.config.access.users.get(user_id)
         if grant is None:
-            admins = ", ".join(f"<@{a}>" for a in self.config.access.admins) or "your admins"
-            raise AccessDenied(
+            ids = list(self.config.access.admins)
+            admins = ", ".join(f"<@{a}>" for a in ids) or "your admins"
+            raise NotSetUp(
                 f"you are not set up to use srunx-bot yet; ask {admins} to map your Slack user "
-                f"({user_id}) to your cluster account in access.users"
+                f"({user_id}) to your cluster account in access.users",
+                ids,
             )
         return grant
 
@@ -112,7 +127,7 @@ class Service:
             self.check_channel(channel, dm)
             reply = await self.execute(user_id, cmd or parse(text), channel, dm)
         except BotError as e:
-            reply = r.ErrorReply(message=str(e))
+            reply = error_reply(e)
         except Exception:
             log.exception("command failed: %r", text[:200])
             reply = r.ErrorReply(
@@ -186,8 +201,14 @@ class Service:
             case c.Cancel():
                 return r.Cancelled(cluster=cluster.name, job=await client.cancel(cmd.job_id))
             case c.Tail():
-                path, text = await client.tail(cmd.job_id, cmd.lines)
-                return r.TailReply(cluster=cluster.name, job_id=cmd.job_id, path=path, text=text)
+                out = await client.tail(cmd.job_id, cmd.lines)
+                return r.TailReply(
+                    cluster=cluster.name,
+                    job_id=cmd.job_id,
+                    path=out.path,
+                    text=out.text,
+                    cut_to=out.cut_to,
+                )
             case c.Resources():
                 return r.ResourcesReply(snapshot=await client.resources(cmd.partition))
             case c.History():

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from bot.console.render import (
     node_table,
     partition_line,
+    place,
     queue_line,
     queue_rows,
     render_text,
@@ -16,8 +18,11 @@ from bot.console.render import (
     table,
 )
 from bot.core import replies as r
-from bot.core.models import JobInfo, JobState
-from bot.slack.text import code, escape
+from bot.core.jobtext import cut_note
+from bot.core.models import JobInfo, JobState, validate_job_id
+from bot.core.watches import Watch
+from bot.errors import UsageError
+from bot.slack.text import code, escape, with_mentions
 
 Block = dict[str, Any]
 MAX_BLOCKS = 50
@@ -87,9 +92,38 @@ def code_block(text: str, *, keep: str = "head", what: str = "more lines") -> Bl
     return section(code("\n".join(kept)))
 
 
+def job_value(cluster: str, job_id: str) -> str:
+    """A job button's value: the cluster and the job as data, never command text."""
+    return json.dumps({"c": cluster, "j": job_id}, separators=(",", ":"))
+
+
+def read_job_value(value: str, clusters: Collection[str]) -> tuple[str, str]:
+    """(cluster, job id) from a job button's value, or from an old card's `cluster|job`;
+    anything else (a forged or mangled value) is refused."""
+    cluster: object
+    job_id: object
+    if value.startswith("{"):
+        try:
+            data = json.loads(value)
+        except ValueError:
+            data = None
+        cluster, job_id = (data.get("c"), data.get("j")) if isinstance(data, dict) else ("", "")
+    else:
+        cluster, _, job_id = value.partition("|")
+    try:
+        if isinstance(cluster, str) and cluster in clusters and isinstance(job_id, str):
+            return cluster, validate_job_id(job_id)
+    except ValueError:
+        pass
+    raise UsageError(
+        "this button is not one the bot made (or is from an old message); "
+        "type the command instead, e.g. `/srunx status JOB_ID`"
+    )
+
+
 def job_buttons(cluster: str, job_id: str, *, running: bool) -> Block:
     """Refresh, Tail, and (while it runs) Cancel, with a confirmation dialog."""
-    value = f"{cluster}|{job_id}"
+    value = job_value(cluster, job_id)
     buttons: list[Block] = [
         {
             "type": "button",
@@ -110,11 +144,11 @@ def job_buttons(cluster: str, job_id: str, *, running: bool) -> Block:
 
 
 def cancel_button(cluster: str, job_id: str, action_id: str = "job_cancel") -> Block:
-    """A red Cancel button (value `cluster|job_id`) that asks for confirmation first."""
+    """A red Cancel button (value: `job_value`) that asks for confirmation first."""
     return {
         "type": "button",
         "action_id": action_id,
-        "value": f"{cluster}|{job_id}",
+        "value": job_value(cluster, job_id),
         "style": "danger",
         "text": {"type": "plain_text", "text": "Cancel"},
         "confirm": {
@@ -127,6 +161,13 @@ def cancel_button(cluster: str, job_id: str, action_id: str = "job_cancel") -> B
             "deny": {"type": "plain_text", "text": "Keep it"},
         },
     }
+
+
+def watch_line(w: Watch) -> str:
+    return (
+        f"• `{escape(w.id)}` {escape(w.target)} on {escape(w.cluster)} ({escape(w.account)}) "
+        f"→ {escape(place(w.channel))}"
+    )
 
 
 def _job_blocks(title: str, cluster: str, job: JobInfo) -> list[Block]:
@@ -165,7 +206,7 @@ def _job_blocks(title: str, cluster: str, job: JobInfo) -> list[Block]:
 def _blocks(reply: r.Reply) -> list[Block]:
     match reply:
         case r.ErrorReply():
-            return [section(f":warning: {escape(reply.message)}")]
+            return [section(f":warning: {with_mentions(reply.message, reply.mentions)}")]
         case r.HelpReply() | r.ConfigReply():
             return [code_block(reply.text)]
         case r.Done():
@@ -212,6 +253,7 @@ def _blocks(reply: r.Reply) -> list[Block]:
                     f"{escape(reply.cluster)})"
                 ),
                 code_block(reply.text, keep="tail"),
+                *([context(f"output {cut_note(reply.cut_to)}")] if reply.cut_to else []),
             ]
         case r.ResourcesReply():
             return _resource_blocks(reply)
@@ -222,6 +264,13 @@ def _blocks(reply: r.Reply) -> list[Block]:
             return [section(f":bell: {who}{escape(reply.text)}")]
         case r.SubmitFormReply() | r.HomeReply():
             return [section(escape(render_text(reply)))]
+        case r.WatchesReply() if reply.watches:
+            # A list, not a table: channel links only work outside code blocks.
+            lines = [watch_line(w) for w in reply.watches]
+            return [
+                section(escape(f"watches of {reply.scope}:")),
+                section("\n".join(fit_lines(lines, SECTION_CHARS, "more watches"))),
+            ]
         case r.HistoryReply() | r.ClustersReply() | r.WatchesReply() | r.ReportsReply():
             head, _, body = render_text(reply).partition("\n")
             if not body:
@@ -279,7 +328,8 @@ def report_blocks(rep: r.ClusterReport) -> list[Block]:
 
 def render_blocks(reply: r.Reply) -> tuple[str, list[Block]]:
     """(fallback text, blocks) for chat.postMessage, respond() or chat.update."""
-    text = escape(render_text(reply))
+    mentions = reply.mentions if isinstance(reply, r.ErrorReply) else []
+    text = with_mentions(render_text(reply), mentions)
     if len(text) > FALLBACK_CHARS:
         text = text[: FALLBACK_CHARS - 1] + "…"
     return text, _blocks(reply)[:MAX_BLOCKS]

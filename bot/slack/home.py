@@ -22,7 +22,7 @@ from bot.slack.blocks import (
     fit_lines,
     section,
 )
-from bot.slack.text import escape
+from bot.slack.text import escape, with_mentions
 
 MAX_VIEW_BLOCKS = 100
 REFRESH = "home_refresh"
@@ -59,13 +59,14 @@ def home_view(reply: r.HomeReply, notice: str | None = None) -> Block:
     return {"type": "home", "blocks": [*head, *jobs, *rest]}
 
 
-def error_view(message: str) -> Block:
-    """A Home that says why there is nothing to show (not mapped to an account, say)."""
+def error_view(message: str, mentions: Sequence[str] = ()) -> Block:
+    """A Home that says why there is nothing to show (not mapped to an account, say);
+    `mentions`: the ids whose `<@ID>` in `message` the bot means as mentions (its admins)."""
     return {
         "type": "home",
         "blocks": [
             _title(":house: srunx-bot"),
-            section(f":warning: {escape(message)}"),
+            section(f":warning: {with_mentions(message, mentions)}"),
         ],
     }
 

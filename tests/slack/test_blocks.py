@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from typing import Any
 
 import pytest
 
@@ -16,7 +18,10 @@ from bot.core.models import (
     PartitionResources,
     ResourceSnapshot,
 )
-from bot.slack.blocks import MAX_BLOCKS, SECTION_CHARS, render_blocks
+from bot.core.service import Service
+from bot.errors import UsageError
+from bot.slack.blocks import MAX_BLOCKS, SECTION_CHARS, read_job_value, render_blocks
+from labkit import ADMIN, STRANGER, Lab
 
 
 def _texts(blocks: list[dict[str, object]]) -> list[str]:
@@ -163,3 +168,70 @@ def test_config_reply_is_a_code_block() -> None:
     text, blocks = render_blocks(r.ConfigReply(text="clusters:\n- name: lab\n"))
     assert _texts(blocks)[0].startswith("```clusters:")
     _check_limits(text, blocks)
+
+
+def _buttons(blocks: list[dict[str, Any]]) -> dict[str, str]:
+    return {
+        e["action_id"]: e["value"] for b in blocks if b["type"] == "actions" for e in b["elements"]
+    }
+
+
+def test_job_buttons_carry_cluster_and_job_as_data_not_command_text() -> None:
+    _, blocks = render_blocks(r.StatusReply(cluster="lab", job=_job()))
+    values = _buttons(blocks)
+    assert set(values) == {"job_refresh", "job_tail", "job_cancel"}
+    for value in values.values():
+        assert json.loads(value) == {"c": "lab", "j": "4121"}
+        assert read_job_value(value, ["lab"]) == ("lab", "4121")
+
+
+def test_button_value_of_an_old_card_still_works() -> None:
+    assert read_job_value("lab|4121_3", ["lab", "other"]) == ("lab", "4121_3")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "lab|5000 -n 500 --cluster other",
+        "lab|5000 --cluster other",
+        "nope|5000",
+        '{"c": "lab", "j": "5000 -n 500"}',
+        '{"c": "other", "j": "5000"}',
+        '{"c": "lab", "j": 5000}',
+        '{"c": "lab"}',
+        '{"c": "lab", "j": "5000"',
+        '["lab", "5000"]',
+        "5000",
+        "",
+    ],
+)
+def test_forged_button_value_is_refused(value: str) -> None:
+    with pytest.raises(UsageError, match="this button is not one the bot made"):
+        read_job_value(value, ["lab"])
+
+
+def test_bot_made_admin_mention_stays_a_mention_and_user_text_stays_escaped() -> None:
+    reply = r.ErrorReply(
+        message="you are not set up; ask <@U0ADMIN> to map your Slack user (<@U0EVIL> <!here>)",
+        mentions=["U0ADMIN"],
+    )
+    text, blocks = render_blocks(reply)
+    for t in (text, _texts(blocks)[0]):
+        assert "ask <@U0ADMIN> to map" in t
+        assert "&lt;@U0EVIL&gt; &lt;!here&gt;" in t and "<@U0EVIL>" not in t
+
+
+def test_mentions_not_declared_by_the_reply_stay_escaped() -> None:
+    text, blocks = render_blocks(r.ErrorReply(message="ask <@U0ADMIN>"))
+    _check_limits(text, blocks)
+    # A declared id that is not a Slack user id never turns into markup either.
+    text, blocks = render_blocks(r.ErrorReply(message="ask <!channel>", mentions=["!channel"]))
+    _check_limits(text, blocks)
+
+
+def test_unmapped_user_error_declares_the_admins_it_mentions() -> None:
+    service = Service(Lab.from_env().config())
+    reply = asyncio.run(service.handle(STRANGER, "help"))
+    assert isinstance(reply, r.ErrorReply) and reply.mentions == [ADMIN]
+    _, blocks = render_blocks(reply)
+    assert f"ask <@{ADMIN}> to map" in _texts(blocks)[0]

@@ -9,6 +9,7 @@ from bot.core import replies as r
 from bot.core.models import JobInfo, JobState, PartitionResources, ResourceSnapshot
 from bot.core.reports import ReportSchedule
 from bot.core.watches import Watch
+from bot.slack.blocks import job_value, read_job_value
 from bot.slack.home import MAX_VIEW_BLOCKS, error_view, home_view
 from slack_standin import check_blocks
 
@@ -104,7 +105,8 @@ def test_full_home_lists_jobs_gpus_watches_reports_and_problems() -> None:
         b["type"] == "context" and "sacct timed out" in b["elements"][0]["text"] for b in blocks
     )
     # Queued and running jobs can be cancelled from the Home; one already ending cannot.
-    assert [b["value"] for b in _buttons(blocks, "home_cancel")] == ["lab|12", "lab|13"]
+    values = [b["value"] for b in _buttons(blocks, "home_cancel")]
+    assert values == [job_value("lab", "12"), job_value("lab", "13")]
 
 
 def test_cancel_button_carries_cluster_and_job_and_asks_first() -> None:
@@ -117,7 +119,8 @@ def test_cancel_button_carries_cluster_and_job_and_asks_first() -> None:
     )
     blocks = _blocks(home_view(reply))
     [button] = _buttons(blocks, "home_cancel")
-    assert button["value"] == "lab|7" and button["style"] == "danger"
+    assert read_job_value(button["value"], ["lab"]) == ("lab", "7")
+    assert button["style"] == "danger"
     assert button["confirm"]["text"]["text"] == "Job 7 on lab will be stopped by Slurm."
     assert button["confirm"]["confirm"]["text"] == "Cancel job"
     assert "_ssh down_" in _text(home_view(reply))
@@ -200,6 +203,12 @@ def test_error_view_shows_the_access_message() -> None:
     blocks = _blocks(view)
     assert "not set up" in _text(view) and "<@U0ADMIN>" not in _text(view)
     assert blocks[0]["accessory"]["action_id"] == "home_refresh"
+
+
+def test_error_view_keeps_the_admin_mention_the_bot_means_to_make() -> None:
+    view = error_view("not set up; ask <@U0ADMIN> (you are <@U0EVIL>)", ["U0ADMIN"])
+    text = _text(_blocks(view)[1])
+    assert "ask <@U0ADMIN> (" in text and "&lt;@U0EVIL&gt;" in text and "<@U0EVIL>" not in text
 
 
 def test_jobs_that_could_not_be_read_are_not_shown_as_none() -> None:

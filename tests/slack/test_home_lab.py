@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bot.core.models import Job, JobResource, JobState
+from bot.slack.blocks import job_value
 from labkit import ALICE, STRANGER, wait_state
 from slack_standin import Call
 from slackkit import HttpBot, button_click
@@ -84,18 +85,19 @@ async def test_home_shows_the_job_gpus_and_cluster_and_cancel_stops_it(
     assert "*alice* on *lab*" in text and "*Free GPUs on lab*" in text
     assert f"*{running_job}* `" in text and "RUNNING" in text
     assert "gpu: " in text and "/8 GPUs free" in text
-    assert f"lab|{running_job}" in _cancel_values(home)
+    [value] = _cancel_values(home)
+    assert value == job_value("lab", running_job)
     # Slack redelivers the same event: published once.
     await http_bot.event(_home_opened(ALICE), "Ev-home-1")
     # Other tabs of the app are not the Home.
     await http_bot.event({**_home_opened(ALICE), "tab": "messages"}, "Ev-home-2")
 
-    assert await _click_on_home(http_bot, "home_cancel", f"lab|{running_job}", ALICE) == 200
+    assert await _click_on_home(http_bot, "home_cancel", value, ALICE) == 200
     [_, after] = await _publishes(http_bot, 2)
     assert f"Cancelled job {running_job} on lab: " in _view_text(after)
     _, client = http_bot.service.client(ALICE, "lab")
     await wait_state(client, running_job, {JobState.CANCELLED}, timeout=30)
-    assert f"lab|{running_job}" not in _cancel_values(after)
+    assert value not in _cancel_values(after)
     assert len(http_bot.standin.calls_to("views.publish")) == 2
     assert not http_bot.standin.violations
 
@@ -130,4 +132,16 @@ async def test_unmapped_user_gets_the_access_message(http_bot: HttpBot) -> None:
     await _click_on_home(http_bot, "home_refresh", "refresh", STRANGER)
     [_, again] = await _publishes(http_bot, 2, STRANGER)
     assert "not set up" in _view_text(again)
+    assert not http_bot.standin.violations
+
+
+async def test_cancel_with_a_forged_value_cancels_nothing_and_says_so(
+    http_bot: HttpBot, running_job: str
+) -> None:
+    forged = f"lab|{running_job} --cluster lab"
+    assert await _click_on_home(http_bot, "home_cancel", forged, ALICE) == 200
+    [home] = await _publishes(http_bot, 1)
+    assert "this button is not one the bot made" in _view_text(home)
+    _, client = http_bot.service.client(ALICE, "lab")
+    assert (await client.job(running_job)).state == JobState.RUNNING
     assert not http_bot.standin.violations

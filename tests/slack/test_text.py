@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from bot.errors import ConfigError
@@ -78,3 +82,29 @@ def test_settings_need_the_right_tokens() -> None:
 def test_channel_links_stay_links_but_nothing_else_does() -> None:
     assert escape("into <#C0HPC> now") == "into <#C0HPC> now"
     assert escape("<#C0HPC|hpc> <@U1> <!here>") == "&lt;#C0HPC|hpc&gt; &lt;@U1&gt; &lt;!here&gt;"
+
+
+_LOGS = """
+import logging
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger import get_bolt_logger
+from bot.cli import _setup_logging
+
+_setup_logging("INFO")
+# Bolt sets its own logger to the root level when an app is built (DEBUG here).
+bolt = get_bolt_logger(AsyncApp)
+bolt.debug("on_message invoked: (message: {'payload': '--env TOKEN=sekrit1'})")
+logging.getLogger("slack_sdk.socket_mode.aiohttp").debug("Sending a message: TOKEN=sekrit2")
+logging.getLogger("slack_sdk.web.async_client").info("Going to retry the same request")
+logging.getLogger("bot.core.monitor").debug("the bot's own debug line")
+"""
+
+
+def test_debug_logging_never_logs_slack_payloads() -> None:
+    env = {**os.environ, "SRUNX_BOT_LOG_LEVEL": "debug"}
+    res = subprocess.run(
+        [sys.executable, "-c", _LOGS], env=env, capture_output=True, text=True, check=True
+    )
+    assert "sekrit" not in res.stderr
+    assert "Going to retry the same request" in res.stderr  # INFO from the libraries stays
+    assert "the bot's own debug line" in res.stderr

@@ -10,10 +10,13 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.console.render import render_text, state_text
+from bot.core import commands as c
 from bot.core import replies as r
+from bot.core.service import error_reply
 from bot.errors import BotError
 from bot.slack.context import SlackContext
 from bot.slack.home import CANCEL, REFRESH, error_view, home_view
+from bot.slack.listeners.actions import run_button
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +27,8 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         try:
             view = home_view(await ctx.service.home(user), notice)
         except BotError as e:
-            view = error_view(str(e))
+            err = error_reply(e)
+            view = error_view(err.message, err.mentions)
         except Exception:
             log.exception("building the Home of %s failed", user)
             view = error_view("something went wrong on the bot's side; the error is in its log")
@@ -49,8 +53,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     ) -> None:
         await ack()
         user = body["user"]["id"]
-        cluster, _, job_id = str(action.get("value", "")).partition("|")
-        reply = await ctx.service.handle(user, f"cancel {job_id} --cluster {cluster}")
+        reply = await run_button(ctx.service, user, str(action.get("value", "")), c.Cancel)
         await publish(client, user, _outcome(reply))
 
     app.event("app_home_opened")(on_opened)
