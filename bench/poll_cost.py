@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -57,8 +57,19 @@ class Quiet:
     async def update_card(self, thread: JobThread, job: JobInfo) -> None:
         return None
 
-    async def post_reply(self, thread: JobThread, text: str, *, final: bool = False) -> None:
+    async def post_reply(
+        self,
+        thread: JobThread,
+        text: str,
+        *,
+        final: bool = False,
+        seq: int | None = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.posts += 1
+
+    async def posted_in_thread(self, thread: JobThread, seq: int) -> bool:
+        return False
 
     async def post_notice(self, channel: str, text: str) -> None:
         self.posts += 1

@@ -59,7 +59,7 @@ MAX_CONTEXT_ELEMENTS = 10
 MAX_BLOCKS_JSON = 13_000
 MAX_MESSAGE_TEXT = 40_000
 
-_JSON_FIELDS = ("blocks", "attachments", "view")
+_JSON_FIELDS = ("blocks", "attachments", "view", "metadata")
 _MESSAGE_METHODS = ("chat.postMessage", "chat.postEphemeral", "chat.update")
 _VIEW_METHODS = ("views.open", "views.publish", "views.update", "views.push")
 _BROADCAST = re.compile(r"<!(channel|here|everyone)(\|[^>]*)?>")
@@ -213,6 +213,8 @@ class SlackStandIn:
         self.messages: dict[str, dict[str, Any]] = {}
         # users.info display names; unknown ids get "user-<id>".
         self.user_names: dict[str, str] = {}
+        # False: conversations.replies answers missing_scope (an app without the history scopes).
+        self.history_granted = True
         self._faults: dict[str, deque[_Fault]] = {}
         self._handlers: dict[str, Handler] = {}
         self._sockets: set[web.WebSocketResponse] = set()
@@ -484,6 +486,7 @@ class SlackStandIn:
             "views.push": self._view,
             "users.info": self._users_info,
             "conversations.info": self._conversations_info,
+            "conversations.replies": self._conversations_replies,
             "apps.connections.open": self._connections_open,
         }
 
@@ -568,12 +571,28 @@ class SlackStandIn:
             "text": params.get("text", ""),
             "ts": ts,
         }
-        for key in ("blocks", "attachments", "thread_ts"):
+        for key in ("blocks", "attachments", "thread_ts", "metadata"):
             if key in params:
                 message[key] = params[key]
         return message
 
+    def _check_metadata(self, method: str, params: dict[str, Any]) -> str | None:
+        meta = params.get("metadata")
+        if meta is None:
+            return None
+        if (
+            not isinstance(meta, dict)
+            or not isinstance(meta.get("event_type"), str)
+            or not isinstance(meta.get("event_payload"), dict)
+        ):
+            self._violate(method, f"metadata needs event_type and event_payload: {meta!r}")
+            return "invalid_metadata_format"
+        return None
+
     def _post_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        error = self._check_metadata("chat.postMessage", params)
+        if error is not None:
+            return {"ok": False, "error": error}
         ts = self._next_ts()
         message = self._message(params, ts)
         channel = str(params["channel"])
@@ -650,6 +669,42 @@ class SlackStandIn:
                 "is_member": True,
                 "is_archived": False,
             },
+        }
+
+    def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A thread (parent first, then replies by ts), paged by `limit`/`cursor`; message
+        metadata only with `include_all_metadata`, as Slack does."""
+        if not self.history_granted:
+            return {
+                "ok": False,
+                "error": "missing_scope",
+                "needed": "channels:history,groups:history,mpim:history,im:history",
+                "provided": "commands,chat:write,app_mentions:read,im:write",
+            }
+        channel, ts = params.get("channel"), params.get("ts")
+        if not _present(channel) or not _present(ts):
+            self._violate("conversations.replies", "missing channel or ts")
+            return {"ok": False, "error": "invalid_arguments"}
+        thread = sorted(
+            (
+                m
+                for m in self.messages.values()
+                if m["channel"] == channel and ts in (m["ts"], m.get("thread_ts"))
+            ),
+            key=lambda m: m["ts"],
+        )
+        if not thread:
+            return {"ok": False, "error": "thread_not_found"}
+        if str(params.get("include_all_metadata", "")).lower() not in ("1", "true"):
+            thread = [{k: v for k, v in m.items() if k != "metadata"} for m in thread]
+        start = int(params.get("cursor") or 0)
+        limit = int(params.get("limit") or 1000)
+        page, more = thread[start : start + limit], start + limit < len(thread)
+        return {
+            "ok": True,
+            "messages": page,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
         }
 
     def _connections_open(self, params: dict[str, Any]) -> dict[str, Any]:

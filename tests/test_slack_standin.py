@@ -121,6 +121,49 @@ async def test_read_methods_and_views(slack: SlackStandIn) -> None:
     assert await slack_error(client.api_call("reactions.add")) == "unknown_method"
 
 
+async def test_threads_keep_message_metadata_for_conversations_replies(slack: SlackStandIn) -> None:
+    client = web(slack)
+    meta = {"event_type": "srunx_job_update", "event_payload": {"job": "5", "seq": 1}}
+    card = await client.chat_postMessage(channel="C1", text="card")
+    for i in range(3):
+        await client.chat_postMessage(
+            channel="C1", thread_ts=card["ts"], text=f"r{i}", metadata={**meta, "x": i}
+        )
+    await client.chat_postMessage(channel="C2", thread_ts=card["ts"], text="elsewhere")
+    plain = await client.conversations_replies(channel="C1", ts=card["ts"])
+    assert [m["text"] for m in plain["messages"]] == ["card", "r0", "r1", "r2"]
+    assert not any("metadata" in m for m in plain["messages"])
+    first = await client.conversations_replies(
+        channel="C1", ts=card["ts"], include_all_metadata=True, limit=2
+    )
+    assert first["has_more"] and first["messages"][1]["metadata"]["event_payload"]["seq"] == 1
+    cursor = first["response_metadata"]["next_cursor"]
+    rest = await client.conversations_replies(
+        channel="C1", ts=card["ts"], include_all_metadata=True, cursor=cursor
+    )
+    assert [m["text"] for m in rest["messages"]] == ["r1", "r2"] and not rest["has_more"]
+    assert (
+        await slack_error(
+            client.chat_postMessage(channel="C1", text="x", metadata={"event_type": "t"})
+        )
+        == "invalid_metadata_format"
+    )
+    slack.history_granted = False
+    assert (
+        await slack_error(client.conversations_replies(channel="C1", ts=card["ts"]))
+        == "missing_scope"
+    )
+    slack.violations.clear()
+
+
+async def test_a_5xx_has_a_plain_text_body(slack: SlackStandIn) -> None:
+    slack.fail_next("chat.postMessage", status=502)
+    with pytest.raises(SlackApiError) as info:
+        await web(slack).chat_postMessage(channel="C1", text="x")
+    assert info.value.response.status_code == 502
+    assert info.value.response.data == "Internal Server Error"  # not JSON, as a proxy answers
+
+
 async def test_wrong_tokens_get_invalid_auth(slack: SlackStandIn) -> None:
     assert await slack_error(web(slack, "xoxb-wrong").auth_test()) == "invalid_auth"
     # The bot token does not open Socket Mode connections, and the app token is no bot token.

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.config import NotifyConfig
 from bot.core.jobtext import final_summary, time_warning_text, transition_text
 from bot.core.models import JobInfo, JobState, duration_seconds
+from bot.core.replies import where
 from bot.core.service import Service
 from bot.core.slurm.client import SlurmClient, Survey
 from bot.core.watches import JobThread, Watch, WatchStore
@@ -37,7 +38,22 @@ class Notifier(Protocol):
 
     async def update_card(self, thread: JobThread, job: JobInfo) -> None: ...
 
-    async def post_reply(self, thread: JobThread, text: str, *, final: bool = False) -> None: ...
+    async def post_reply(
+        self,
+        thread: JobThread,
+        text: str,
+        *,
+        final: bool = False,
+        seq: int | None = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Reply in the job's thread; `seq`: the transition's number (the reply is marked with
+        it); `before_send` runs right before the message leaves (after any queueing)."""
+        ...
+
+    async def posted_in_thread(self, thread: JobThread, seq: int) -> bool:
+        """Whether transition `seq` is in the thread; False when the thread cannot be read."""
+        ...
 
     async def post_notice(self, channel: str, text: str) -> None: ...
 
@@ -62,7 +78,7 @@ class JobMonitor:
         self.store = store
         self.notifier = notifier
         self.notify = notify
-        self._outage: dict[str, str] = {}  # cluster -> the reason announced
+        self._outage: dict[tuple[str, str], str] = {}  # (cluster, account) -> the reason announced
 
     # ------------------------------------------------------------------ following
     async def follow(
@@ -72,12 +88,13 @@ class JobMonitor:
         job_id: str,
         user_id: str,
         channel: str,
-        card_ts: str,
+        card_ts: str = "",
         thread_ts: str | None = None,
         name: str = "",
         broadcast: bool = False,
     ) -> JobThread:
-        """Start a job's thread under an already posted card (submit, `watch job`)."""
+        """Start a job's thread under an already posted card (submit, `watch job`); with no
+        `card_ts` (Slack did not take the card), the next tick posts the card first."""
         existing = await self.store.thread(cluster, job_id)
         if existing is not None and not existing.done:
             return existing
@@ -108,24 +125,50 @@ class JobMonitor:
         by_account: dict[str, list[JobThread]] = defaultdict(list)
         for t in threads:
             by_account[t.account].append(t)
+        followed = {t.job_id for t in threads}
+        failed: dict[str, str] = {}  # account -> why its jobs could not be read
         for account, user_id in users.items():
-            try:
-                _, client = self.service.client(user_id, cluster)
-            except BotError as e:  # the user was unmapped since: stop acting for them
-                report.problems.append(str(e))
-                continue
-            report.accounts += 1
-            wants_all = any(w.account == account for w in mine)
-            ids = [t.job_id for t in by_account[account]]
-            survey = await client.survey(account if wants_all else None, ids)
-            if survey.problem and all(i.state == JobState.UNKNOWN for i in survey.status.values()):
-                report.problems.append(survey.problem)
-            for t in by_account[account]:
-                report.posted += await self._advance(client, t, survey.status[t.job_id])
-            for w in (w for w in mine if w.account == account):
-                await self._discover(w, survey, {t.job_id for t in threads})
-        await self._announce(cluster, threads, mine, report.problems)
+            own = [w for w in mine if w.account == account]
+            problem = await self._poll_account(
+                report, cluster, account, user_id, by_account[account], own, followed
+            )
+            if problem is not None:
+                failed[account] = problem
+                report.problems.append(problem)
+        await self._announce(cluster, threads, mine, failed)
         return report
+
+    async def _poll_account(
+        self,
+        report: TickReport,
+        cluster: str,
+        account: str,
+        user_id: str,
+        threads: list[JobThread],
+        mine: list[Watch],
+        followed: set[str],
+    ) -> str | None:
+        """One account's survey and what it changed; why, when its jobs could not be read.
+        One account's failure never stops the others' polling."""
+        try:
+            _, client = self.service.client(user_id, cluster)
+        except BotError as e:  # the user was unmapped since: stop acting for them
+            return str(e)
+        report.accounts += 1
+        try:
+            survey = await client.survey(account if mine else None, [t.job_id for t in threads])
+        except BotError as e:
+            return str(e)
+        except Exception:
+            log.exception("surveying the jobs of %s on %s failed", account, cluster)
+            return f"the jobs of {account} could not be read; see the log"
+        for t in threads:
+            report.posted += await self._advance(client, t, survey.status[t.job_id])
+        for w in mine:
+            await self._discover(w, survey, followed)
+        if survey.problem and all(i.state == JobState.UNKNOWN for i in survey.status.values()):
+            return survey.problem
+        return None
 
     async def _discover(self, watch: Watch, survey: Survey, followed: set[str]) -> None:
         """`watch mine`: open a thread for each job of the account not followed yet."""
@@ -156,14 +199,13 @@ class JobMonitor:
         """Post what changed since the thread's last post; returns messages posted."""
         if info.state == JobState.UNKNOWN:
             return 0  # could not look: keep the last known state, post nothing false
+        if not thread.card_ts:
+            carded = await self._post_missing_card(thread, info)
+            if carded is None:
+                return 0
+            thread = carded
         if thread.in_flight is not None:
-            # The bot died while posting this transition: it may be in Slack already. Count it
-            # as posted rather than risk a double post.
-            seq, _, state = thread.in_flight.partition(":")
-            thread = thread.model_copy(
-                update={"seq": int(seq), "state": JobState(state), "in_flight": None}
-            )
-            await self.store.save_thread(thread)
+            thread = await self._resolve_in_flight(thread, info)
         if info.state == thread.state:
             if info.tasks != thread.tasks:  # an array's tally moved: the card shows it live
                 thread = thread.model_copy(update={"tasks": info.tasks})
@@ -176,19 +218,26 @@ class JobMonitor:
             return int(await _logged(self.notifier.post_reply(thread, note), "posting a reply"))
         final = info.state.is_terminal
         text = await self._final_text(client, info) if final else transition_text(info)
-        before = thread
-        thread = thread.model_copy(update={"in_flight": f"{thread.seq + 1}:{info.state.value}"})
-        await self.store.save_thread(thread)  # intent first: a crash now can't cause a repost
+        seq = thread.seq + 1
+        intent = thread.model_copy(update={"in_flight": f"{seq}:{info.state.value}"})
+
+        async def record_intent() -> None:
+            # Saved as the message leaves, not while it queues for the channel: a crash in
+            # between is resolved by looking in the thread (_resolve_in_flight).
+            await self.store.save_thread(intent)
+
         try:
-            await self.notifier.post_reply(thread, text, final=final)
+            await self.notifier.post_reply(
+                intent, text, final=final, seq=seq, before_send=record_intent
+            )
         except Exception:
             # Slack said no (or could not be reached): nothing was posted, try next tick.
             log.exception("posting to job %s's thread failed", thread.job_id)
-            await self.store.save_thread(before)
+            await self.store.save_thread(thread)
             return 0
-        posted = thread.model_copy(
+        posted = intent.model_copy(
             update={
-                "seq": thread.seq + 1,
+                "seq": seq,
                 "state": info.state,
                 "in_flight": None,
                 "done": final,
@@ -199,16 +248,51 @@ class JobMonitor:
         await _logged(self.notifier.update_card(posted, info), "updating a card")
         return 1
 
+    async def _post_missing_card(self, thread: JobThread, info: JobInfo) -> JobThread | None:
+        """The card Slack did not take at submit; its thread starts under it. None (logged):
+        still not posted, the next tick tries again."""
+        try:
+            ts = await self.notifier.post_card(
+                thread.channel, thread.thread_ts or None, thread.cluster, info
+            )
+        except Exception:
+            log.exception("posting the card of job %s failed", thread.job_id)
+            return None
+        carded = thread.model_copy(update={"card_ts": ts, "thread_ts": thread.thread_ts or ts})
+        await self.store.save_thread(carded)
+        return carded
+
+    async def _resolve_in_flight(self, thread: JobThread, info: JobInfo) -> JobThread:
+        """The bot died between recording a transition and hearing Slack's answer: look for it
+        in the thread. Found: it was posted. Not found, or the thread cannot be read: it goes
+        out again (a rare duplicate beats a lost end notice)."""
+        assert thread.in_flight is not None
+        seq_text, _, state_text = thread.in_flight.partition(":")
+        seq, state = int(seq_text), JobState(state_text)
+        try:
+            found = await self.notifier.posted_in_thread(thread, seq)
+        except Exception:
+            log.exception("looking in job %s's thread failed", thread.job_id)
+            found = False
+        update: dict[str, object] = {"in_flight": None}
+        if found:
+            update |= {"seq": seq, "state": state, "done": state.is_terminal}
+        resolved = thread.model_copy(update=update)
+        await self.store.save_thread(resolved)
+        if found:  # the card may not have caught up before the crash
+            await _logged(self.notifier.update_card(resolved, info), "updating a card")
+        return resolved
+
     async def _final_text(self, client: SlurmClient, info: JobInfo) -> str:
         try:
             usage = await client.usage(info.job_id) if not info.tasks else None
         except BotError:
             usage = None
         try:
-            _, tail = await client.tail(info.job_id, 10) if not info.tasks else ("", "")
+            out = await client.tail(info.job_id, 10) if not info.tasks else None
         except BotError:
-            tail = ""
-        return final_summary(info, usage, tail)
+            out = None
+        return final_summary(info, usage, out)
 
     async def _maybe_warn(self, thread: JobThread, info: JobInfo) -> int:
         if (
@@ -228,24 +312,45 @@ class JobMonitor:
         await _logged(self.notifier.post_notice(channel, text), "posting a notice")
 
     async def _announce(
-        self, cluster: str, threads: list[JobThread], mine: list[Watch], problems: list[str]
+        self,
+        cluster: str,
+        threads: list[JobThread],
+        mine: list[Watch],
+        failed: dict[str, str],
     ) -> None:
-        """At most one "unreachable" notice per outage, and one "back" notice after it."""
-        channels = sorted({t.channel for t in threads} | {w.channel for w in mine})
-        if problems and cluster not in self._outage:
-            self._outage[cluster] = problems[0]
-            for ch in channels:
-                await self._notice(
-                    ch,
-                    f"cluster {cluster} cannot be reached: {problems[0]}. Job states stay "
-                    "as they were; updates resume when it answers again.",
+        """At most one notice per account's outage and one "back" notice after it, each only in
+        the channels that follow that account's jobs: one account's broken key is not news to
+        the others. When every account fails alike the cluster itself is down, and says so."""
+        channels: dict[str, set[str]] = defaultdict(set)
+        for account, channel in [(t.account, t.channel) for t in threads] + [
+            (w.account, w.channel) for w in mine
+        ]:
+            channels[account].add(channel)
+        whole = len(failed) == len(channels) and len(set(failed.values())) == 1
+        news: dict[str, str] = {}  # channel -> its one notice this tick
+        for account in sorted(channels):
+            key = (cluster, account)
+            reason = failed.get(account)
+            if reason is not None and key not in self._outage:
+                self._outage[key] = reason
+                what = (
+                    f"cluster {cluster} cannot be reached"
+                    if whole
+                    else f"the jobs of {account} on {cluster} cannot be read"
                 )
-        elif not problems and cluster in self._outage:
-            del self._outage[cluster]
-            for ch in channels:
-                await self._notice(
-                    ch, f"cluster {cluster} answers again; catching up on what changed."
+                text = (
+                    f"{what}: {reason}. Job states stay as they were; updates resume when it "
+                    "answers again."
                 )
+            elif reason is None and key in self._outage:
+                del self._outage[key]
+                text = f"cluster {cluster} answers again; catching up on what changed."
+            else:
+                continue
+            for ch in channels[account]:
+                news.setdefault(ch, text)
+        for ch, text in sorted(news.items()):
+            await self._notice(ch, text)
 
 
 async def _logged(call: Awaitable[None], what: str) -> bool:
@@ -272,8 +377,8 @@ class WatchCommands:
         info = await client.job(job_id)
         if info.state == JobState.NOT_FOUND:
             raise UsageError(f"no job {job_id} on {cluster}")
-        if info.user and info.user != account and not self.service.config.is_admin(user_id):
-            raise AccessDenied(f"job {job_id} belongs to {info.user}; you can watch your own jobs")
+        if not self.service.config.is_admin(user_id):
+            _check_owner(info, job_id, account)
         if info.state.is_terminal:
             raise UsageError(f"job {job_id} already ended ({info.state.value}); `status {job_id}`")
         existing = await self.store.thread(cluster, job_id)
@@ -302,6 +407,14 @@ class WatchCommands:
     async def watch_mine(self, user_id: str, cluster: str, channel: str) -> str:
         _, client = self.service.client(user_id, cluster)
         account = self.service.grant(user_id).account
+        mine = [
+            w
+            for w in await self.store.watches(user_id)
+            if w.kind == "mine" and w.cluster == cluster
+        ]
+        if mine:  # one `watch mine` per user and cluster: new jobs' threads go to one channel
+            await self.store.remove_watches([w.id for w in mine[1:]])
+            return await self._move_mine(mine[0], channel)
         survey = await client.survey(account, [])
         if survey.problem and not survey.jobs:
             raise SlurmError(f"cannot list your jobs on {cluster} now: {survey.problem}")
@@ -321,6 +434,19 @@ class WatchCommands:
             "each gets its own thread here"
         )
 
+    async def _move_mine(self, watch: Watch, channel: str) -> str:
+        if watch.channel == channel:
+            return (
+                f"already watching all jobs of {watch.account} on {watch.cluster} here "
+                f"(watch {watch.id})"
+            )
+        await self.store.save_watch(watch.model_copy(update={"channel": channel}))
+        return (
+            f"moved your `watch mine` on {watch.cluster} from "
+            f"{where(watch.channel).removeprefix('in ')} to here: new jobs get their threads "
+            "here (threads already open stay where they are)"
+        )
+
     async def list(self, user_id: str) -> tuple[str, list[Watch]]:
         admin = self.service.config.is_admin(user_id)
         return ("all users" if admin else "you"), await self.store.watches(
@@ -329,6 +455,7 @@ class WatchCommands:
 
     async def unwatch(self, user_id: str, cluster: str, target: str) -> str:
         scope, watches = await self.list(user_id)
+        job_id = target if target[:1].isdigit() else None
         if target == "mine":
             gone = [
                 w
@@ -341,11 +468,43 @@ class WatchCommands:
                 for w in watches
                 if w.id == target or (w.job_id == target and w.cluster == cluster)
             ]
-        if not gone and target != "mine" and (await self.store.thread(cluster, target)) is None:
-            raise UsageError(f"no watch `{target}` of {scope}; `watches` lists them")
-        await self.store.remove_watches([w.id for w in gone])
-        jobs = [w.job_id for w in gone if w.job_id] + ([target] if target[0].isdigit() else [])
-        await self.store.close_threads(cluster, jobs)
-        return f"stopped {len(gone)} watch{'es' if len(gone) != 1 else ''}" + (
-            f"; job {target} is no longer followed" if target[0].isdigit() else ""
+        jobs = {(w.cluster, w.job_id) for w in gone if w.job_id} | (
+            {(cluster, job_id)} if job_id else set()
         )
+        threads = [t for c, j in sorted(jobs) if (t := await self.store.thread(c, j))]
+        if not gone and not threads and target != "mine":
+            raise UsageError(f"no watch `{target}` of {scope}; `watches` lists them")
+        # A job's thread is its owner's: another user's unwatch stops only their own watches.
+        mine = [t for t in threads if self._owns(user_id, t)]
+        kept = [t for t in threads if not t.done and not self._owns(user_id, t)]
+        if not gone and kept:
+            raise UsageError(
+                f"job {target} on {cluster} is followed by someone else; you can stop "
+                "following only your own jobs (`watches` lists yours)"
+            )
+        await self.store.remove_watches([w.id for w in gone])
+        for t in mine:
+            await self.store.close_threads(t.cluster, [t.job_id])
+        parts = [f"stopped {len(gone)} watch{'es' if len(gone) != 1 else ''}"]
+        parts += [f"job {t.job_id} is no longer followed" for t in mine]
+        parts += [f"job {t.job_id} stays followed in its owner's thread" for t in kept]
+        return "; ".join(parts)
+
+    def _owns(self, user_id: str, thread: JobThread) -> bool:
+        return thread.user_id == user_id or self.service.config.is_admin(user_id)
+
+
+def _check_owner(info: JobInfo, job_id: str, account: str) -> None:
+    """Fail closed: a job whose owner cannot be read now is followed by nobody but admins."""
+    if not info.user:
+        why = (
+            info.reason or "Slurm did not answer"
+            if info.state == JobState.UNKNOWN
+            else "Slurm has no user recorded for it"
+        )
+        raise SlurmError(
+            f"cannot check who owns job {job_id} right now ({why}); "
+            "try again when the cluster answers"
+        )
+    if info.user != account:
+        raise AccessDenied(f"job {job_id} belongs to {info.user}; you can watch your own jobs")

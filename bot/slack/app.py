@@ -12,7 +12,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.gpuwatch import GpuWatcher
@@ -25,7 +29,7 @@ from bot.core.store import Store
 from bot.core.watches import WatchStore
 from bot.errors import ConfigError
 from bot.slack import listeners
-from bot.slack.context import SlackContext
+from bot.slack.context import SlackContext, slack_error
 from bot.slack.notifier import SlackNotifier
 from bot.slack.settings import SlackSettings
 
@@ -38,8 +42,13 @@ def web_client(settings: SlackSettings) -> AsyncWebClient:
         token=settings.bot_token.get_secret_value(),
         base_url=settings.api_url or AsyncWebClient.BASE_URL,
     )
-    # Connection-error retries are on by default; 429s are not: wait Retry-After and resend.
-    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=5))
+    # Resend after a dropped connection or a 500/503 (backing off), and after a 429 once its
+    # Retry-After has passed. A call that still fails is the caller's to handle.
+    client.retry_handlers = [
+        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        AsyncServerErrorRetryHandler(max_retry_count=2),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+    ]
     return client
 
 
@@ -88,7 +97,7 @@ async def check_token(app: AsyncApp) -> str:
     try:
         resp = await app.client.auth_test()
     except SlackApiError as e:
-        raise ConfigError(f"Slack refused SLACK_BOT_TOKEN ({e.response['error']})") from None
+        raise ConfigError(f"Slack refused SLACK_BOT_TOKEN ({slack_error(e)})") from None
     except (aiohttp.ClientError, OSError) as e:
         raise ConfigError(f"cannot reach Slack at {app.client.base_url}: {e}") from None
     return f"@{resp['user']} in {resp['team']}"

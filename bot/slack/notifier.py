@@ -1,14 +1,18 @@
 """The monitor's messages in Slack: job cards, thread replies and notices.
 
 Posts to one channel go out in order and at most about one per second (Slack's per-channel
-pace); 429s are waited out by the Web client's retry handler (Retry-After)."""
+pace); 429s are waited out by the Web client's retry handler (Retry-After). Every post about a
+job carries message metadata (cluster, job, sequence number), so after a crash the monitor can
+tell from the thread whether a transition got out."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -18,7 +22,30 @@ from bot.core.replies import Reply, StatusReply
 from bot.core.watches import JobThread
 from bot.errors import PostRefused
 from bot.slack.blocks import render_blocks, section
+from bot.slack.context import SLACK_FAILURES, slack_error
 from bot.slack.text import escape
+
+log = logging.getLogger(__name__)
+EVENT_TYPE = "srunx_job_update"
+MAX_THREAD_PAGES = 20  # conversations.replies pages read when looking for one transition
+
+
+def job_metadata(cluster: str, job_id: str, seq: int, kind: str) -> dict[str, Any]:
+    """Message metadata of a job's post: `kind` is card, transition or note."""
+    return {
+        "event_type": EVENT_TYPE,
+        "event_payload": {"cluster": cluster, "job": job_id, "seq": seq, "kind": kind},
+    }
+
+
+def _same_mark(found: Any, want: dict[str, Any]) -> bool:
+    """A message's metadata is `want` (compared as text: JSON may bring numbers back as text)."""
+    if not isinstance(found, dict) or found.get("event_type") != want["event_type"]:
+        return False
+    payload = found.get("event_payload")
+    return isinstance(payload, dict) and all(
+        str(payload.get(k)) == str(v) for k, v in want["event_payload"].items()
+    )
 
 
 class ChannelPacer:
@@ -45,18 +72,25 @@ class SlackNotifier:
         self.client = client
         self.pacer = pacer or ChannelPacer()
 
-    async def _send(self, channel: str, reply: Reply, thread_ts: str | None = None) -> str:
+    async def _send(
+        self,
+        channel: str,
+        reply: Reply,
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
         text, blocks = render_blocks(reply)
         async with self.pacer.slot(channel):
             resp = await self.client.chat_postMessage(
-                channel=channel, thread_ts=thread_ts, text=text, blocks=blocks
+                channel=channel, thread_ts=thread_ts, text=text, blocks=blocks, metadata=metadata
             )
         return str(resp["ts"])
 
     async def post_card(
         self, channel: str, thread_ts: str | None, cluster: str, job: JobInfo
     ) -> str:
-        return await self._send(channel, StatusReply(cluster=cluster, job=job), thread_ts)
+        meta = job_metadata(cluster, job.job_id, 0, "card")
+        return await self._send(channel, StatusReply(cluster=cluster, job=job), thread_ts, meta)
 
     async def update_card(self, thread: JobThread, job: JobInfo) -> None:
         text, blocks = render_blocks(StatusReply(cluster=thread.cluster, job=job))
@@ -64,23 +98,61 @@ class SlackNotifier:
             channel=thread.channel, ts=thread.card_ts, text=text, blocks=blocks
         )
 
-    async def post_reply(self, thread: JobThread, text: str, *, final: bool = False) -> None:
+    async def post_reply(
+        self,
+        thread: JobThread,
+        text: str,
+        *,
+        final: bool = False,
+        seq: int | None = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         safe = escape(text)
+        kind = "note" if seq is None else "transition"
+        meta = job_metadata(thread.cluster, thread.job_id, thread.seq if seq is None else seq, kind)
         async with self.pacer.slot(thread.channel):
+            if before_send is not None:
+                await before_send()
             await self.client.chat_postMessage(
                 channel=thread.channel,
                 thread_ts=thread.thread_ts,
                 reply_broadcast=final and thread.broadcast,
                 text=safe[:3000],
                 blocks=[section(safe)],
+                metadata=meta,
             )
+
+    async def posted_in_thread(self, thread: JobThread, seq: int) -> bool:
+        want = job_metadata(thread.cluster, thread.job_id, seq, "transition")
+        cursor: str | None = None
+        try:
+            for _ in range(MAX_THREAD_PAGES):
+                resp = await self.client.conversations_replies(
+                    channel=thread.channel,
+                    ts=thread.thread_ts,
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                )
+                if any(_same_mark(m.get("metadata"), want) for m in resp.get("messages") or []):
+                    return True
+                cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    return False
+        except SLACK_FAILURES as e:  # missing_scope (history not granted) among them
+            log.warning(
+                "cannot read job %s's thread (%s); posting its change again",
+                thread.job_id,
+                slack_error(e),
+            )
+        return False
 
     async def post(self, channel: str, reply: Reply) -> str:
         """Any reply as a new message (GPU alerts, reports); paced like the rest."""
         try:
             return await self._send(channel, reply)
         except SlackApiError as e:
-            error = e.response.get("error", "error")
+            error = slack_error(e)
             hint = (
                 f"; invite @srunx to <#{channel}> first"
                 if error in ("not_in_channel", "channel_not_found")

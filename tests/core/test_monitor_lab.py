@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from bot.config import NotifyConfig
+from bot.config import NotifyConfig, parse_config
 from bot.core.models import Job, JobInfo, JobResource, JobState
 from bot.core.monitor import JobMonitor
 from bot.core.service import Service
 from bot.core.store import Store
 from bot.core.watches import JobThread, Watch, WatchStore
-from labkit import ALICE, Lab
+from labkit import ALICE, BOB, Lab
 
 pytestmark = pytest.mark.lab
 
@@ -37,8 +37,21 @@ class Recorder:
     async def update_card(self, thread: JobThread, job: JobInfo) -> None:
         self.updates.append((thread.job_id, job.state))
 
-    async def post_reply(self, thread: JobThread, text: str, *, final: bool = False) -> None:
+    async def post_reply(
+        self,
+        thread: JobThread,
+        text: str,
+        *,
+        final: bool = False,
+        seq: int | None = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        if before_send is not None:
+            await before_send()
         self.replies.append((thread.job_id, text))
+
+    async def posted_in_thread(self, thread: JobThread, seq: int) -> bool:
+        return False  # as if the thread could not be read: an in-flight change goes out again
 
     async def post_notice(self, channel: str, text: str) -> None:
         self.notices.append((channel, text))
@@ -216,3 +229,56 @@ async def test_an_array_has_one_thread_with_a_task_tally(rig: Rig) -> None:
     assert all(j == array for j, _ in rig.notifier.replies if j.startswith(array))
     assert "array tasks: COMPLETED 6" in texts[-1], texts
     assert any("array tasks:" in t for t in texts[:-1])
+
+
+async def _rig_with_broken_bob(lab: Lab, tmp_path: Path) -> Rig:
+    """Alice as usual; Bob's key_file is garbage and Bob follows a job ahead of Alice."""
+    data = lab.config_data()
+    garbage = tmp_path / "bob_key"
+    garbage.write_text("not a key at all\n")
+    data["access"]["users"][BOB]["key_file"] = str(garbage)
+    service = Service(parse_config(data))
+    store = Store(tmp_path / "broken.json")
+    watches = WatchStore(store)
+    notifier = Recorder()
+    monitor = JobMonitor(service, watches, notifier, NotifyConfig(time_limit_warning=0))
+    rig = Rig(service, store, watches, notifier, monitor)
+    await monitor.follow(cluster="lab", job_id="999990", user_id=BOB, channel="CB", card_ts="b")
+    return rig
+
+
+async def test_one_accounts_broken_key_does_not_stop_the_others(lab: Lab, tmp_path: Path) -> None:
+    rig = await _rig_with_broken_bob(lab, tmp_path)
+    try:
+        job_id = await rig.submit("sleep 1")
+        await rig.run_until_done(job_id)
+        assert rig.notifier.texts(job_id)[-1].startswith("*COMPLETED*")
+        report = await rig.monitor.tick("lab")
+        assert any(p.startswith("the key for bob on lab cannot be loaded") for p in report.problems)
+        # Bob's broken key is news in Bob's channel only, once, and not called an outage.
+        assert [ch for ch, _ in rig.notifier.notices] == ["CB"], rig.notifier.notices
+        assert rig.notifier.notices[0][1].startswith("the jobs of bob on lab cannot be read")
+    finally:
+        rig.store.close()
+        await rig.service.close()
+
+
+async def test_an_unexpected_error_in_one_survey_does_not_stop_the_others(
+    lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig = await _rig_with_broken_bob(lab, tmp_path)
+    _, bobs = rig.service.client(BOB, "lab")
+
+    async def boom(*_: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(bobs, "survey", boom)
+    try:
+        job_id = await rig.submit("sleep 1")
+        await rig.run_until_done(job_id)
+        assert rig.notifier.texts(job_id)[-1].startswith("*COMPLETED*")
+        report = await rig.monitor.tick("lab")
+        assert report.problems == ["the jobs of bob could not be read; see the log"]
+    finally:
+        rig.store.close()
+        await rig.service.close()

@@ -4,6 +4,7 @@ Slack stand-in records every Web API call out, and jobs run on the real lab."""
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 import urllib.parse
@@ -13,7 +14,7 @@ import pytest
 from bot.core.models import JobState
 from bot.core.service import Service
 from bot.core.watches import JobThread
-from labkit import ALICE, BOB, STRANGER, eventually, wait_state
+from labkit import ADMIN, ALICE, BOB, STRANGER, eventually, wait_state
 from slack_standin import Call, SlackStandIn, sign, slash_command_body
 from slackkit import SECRET, HttpBot
 
@@ -324,3 +325,78 @@ async def test_watch_mine_opens_a_thread_for_a_job_submitted_by_sbatch(http_bot:
         if c.params.get("thread_ts") == thread.card_ts
     ]
     assert "COMPLETED" in texts[-1]
+
+
+async def test_refresh_by_someone_else_answers_them_and_keeps_the_owners_card(
+    http_bot: HttpBot,
+) -> None:
+    tag = f"ref{secrets.token_hex(3)}"
+    job_id, card = await _card_of(http_bot, tag, f"submit -J {tag} -p cpu -- sleep 60")
+    monitor = http_bot.service.monitor
+    assert monitor is not None
+    thread = await monitor.store.thread("lab", job_id)
+    assert thread is not None
+    [value] = [
+        e["value"]
+        for b in card.params["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "job_refresh"
+    ]
+    await http_bot.click("job_refresh", value, BOB, message_ts=thread.card_ts)
+    [eph] = await http_bot.standin.wait_for("chat.postEphemeral", timeout=30)
+    assert eph.params["user"] == BOB and f"job {job_id}" in _text(eph)
+    assert http_bot.standin.calls_to("chat.update") == []
+    await http_bot.click("job_refresh", value, ALICE, message_ts=thread.card_ts)
+    [update] = await http_bot.standin.wait_for("chat.update", timeout=30)
+    assert update.params["ts"] == thread.card_ts and f"job {job_id}" in _text(update)
+    await http_bot.service.handle(ALICE, f"cancel {job_id}")
+
+
+async def test_refresh_of_a_card_without_thread_updates_for_the_jobs_account_only(
+    http_bot: HttpBot,
+) -> None:
+    _, client = http_bot.service.client(ALICE, "lab")
+    res = await client.transport.run(["sbatch", "--parsable", "-p", "cpu", "--wrap", "sleep 60"])
+    job_id = res.stdout.strip()
+    value = json.dumps({"c": "lab", "j": job_id})
+    try:
+        await http_bot.click("job_refresh", value, BOB, message_ts="1700000020.000100")
+        [eph] = await http_bot.standin.wait_for("chat.postEphemeral", timeout=30)
+        assert eph.params["user"] == BOB
+        assert http_bot.standin.calls_to("chat.update") == []
+        await http_bot.click("job_refresh", value, ALICE, message_ts="1700000020.000100")
+        [update] = await http_bot.standin.wait_for("chat.update", timeout=30)
+        assert update.params["ts"] == "1700000020.000100" and f"job {job_id}" in _text(update)
+    finally:
+        await client.cancel(job_id)
+
+
+async def test_forged_button_value_runs_nothing_and_says_so(http_bot: HttpBot) -> None:
+    for i, value in enumerate(["lab|5000 -n 500 --cluster other", '{"c": "nope", "j": "5"}']):
+        await http_bot.click("job_tail", value, ALICE, message_ts="1700000021.000100")
+        answers = await http_bot.standin.wait_for("chat.postEphemeral", count=i + 1, timeout=30)
+        assert answers[-1].params["user"] == ALICE
+        assert "this button is not one the bot made" in _text(answers[-1])
+    assert not http_bot.standin.violations
+
+
+async def test_mention_posted_by_a_bot_is_ignored(http_bot: HttpBot) -> None:
+    event = {
+        "type": "app_mention",
+        "user": ALICE,
+        "bot_id": "B0OTHER",
+        "text": "<@UBOT> list",
+        "channel": "C1",
+        "ts": "1700000022.000100",
+    }
+    await http_bot.event(event, "Ev-bot-mention-1")
+    await http_bot.event({**event, "subtype": "bot_message"}, "Ev-bot-mention-2")
+    await asyncio.sleep(1.5)
+    assert [c for c in http_bot.standin.calls if c.method.startswith("chat.")] == []
+
+
+async def test_unmapped_user_is_told_which_admin_to_ask_as_a_mention(http_bot: HttpBot) -> None:
+    await http_bot.command("list", STRANGER, name="deny-mention")
+    [resp] = await http_bot.standin.wait_for("response_url", timeout=30)
+    assert f"ask <@{ADMIN}> to map" in _text(resp) and "&lt;@" not in _text(resp)

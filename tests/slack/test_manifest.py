@@ -80,8 +80,21 @@ def test_scopes_exactly_cover_the_events_and_commands(manifest: Manifest) -> Non
     # (the submit form, the Home tab) need no scope.
     needed = {"commands"} | {s for e in manifest.bot_events for s in EVENT_SCOPES[e]}
     posting = {"chat:write", "im:write"}  # answers, job cards and threads; DMs
-    assert set(manifest.oauth_config.scopes.bot) == needed | posting
-    assert len(manifest.oauth_config.scopes.bot) == len(needed | posting)
+    # conversations.replies on a job's thread after a crash, wherever the thread is.
+    threads = {"channels:history", "groups:history", "mpim:history", "im:history"}
+    assert set(manifest.oauth_config.scopes.bot) == needed | posting | threads
+    assert len(manifest.oauth_config.scopes.bot) == len(needed | posting | threads)
+
+
+def test_reading_job_threads_after_a_crash_needs_no_channel_message_events(
+    manifest: Manifest,
+) -> None:
+    # The history scopes are for conversations.replies only: the bot is not sent every
+    # channel message (no message.channels / .groups / .mpim subscription).
+    assert {"channels:history", "groups:history", "mpim:history"} <= set(
+        manifest.oauth_config.scopes.bot
+    )
+    assert not {"message.channels", "message.groups", "message.mpim"} & set(manifest.bot_events)
 
 
 def test_socket_mode_and_interactivity(manifest: Manifest) -> None:

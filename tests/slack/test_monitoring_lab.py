@@ -163,3 +163,67 @@ async def test_slash_report_now_is_posted_in_the_channel(http_bot: HttpBot) -> N
     done = await http_bot.standin.wait_for("response_url", timeout=10)
     assert done[-1].params.get("delete_original") is True
     assert not http_bot.standin.violations
+
+
+async def _jobs_named(http_bot: HttpBot, name: str) -> list[str]:
+    _, client = http_bot.service.client(ALICE, "lab")
+    res = await client.transport.run(["squeue", "-h", "--states=all", "-n", name, "-o", "%i"])
+    return res.stdout.split()
+
+
+async def assert_card_and_end_arrive_late(http_bot: HttpBot, tag: str, channel: str) -> None:
+    """After Slack failed a job's card: the monitor posts it once, then the thread to the end."""
+    [job_id] = await eventually(lambda: _jobs_named(http_bot, tag), bool, timeout=30)
+    monitor = http_bot.service.monitor
+    assert monitor is not None
+
+    async def ticked() -> bool:
+        await monitor.tick("lab")
+        thread = await monitor.store.thread("lab", job_id)
+        return thread is not None and thread.done
+
+    await eventually(ticked, bool, timeout=60, interval=1)
+    posts = [c for c in http_bot.standin.calls_to("chat.postMessage") if "_fault" not in c.params]
+    card = {"cluster": "lab", "job": job_id, "seq": 0, "kind": "card"}
+    cards = [c for c in posts if c.params.get("metadata", {}).get("event_payload") == card]
+    assert len(cards) == 1 and cards[0].params["channel"] == channel, cards
+    [card_ts] = [
+        ts
+        for ts, m in http_bot.standin.messages.items()
+        if m.get("metadata", {}).get("event_payload") == card
+    ]
+    replies = [c for c in posts if c.params.get("thread_ts") == card_ts]
+    assert replies and "COMPLETED" in _text(replies[-1]), [_text(c) for c in replies]
+    assert not http_bot.standin.violations
+
+
+async def test_a_card_slack_fails_with_5xx_still_comes_with_the_jobs_end(
+    http_bot: HttpBot,
+) -> None:
+    # A proxy answers 500 with a plain-text body, more times than the client retries.
+    http_bot.standin.fail_next("chat.postMessage", status=500, times=3)
+    tag = f"late{secrets.token_hex(3)}"
+    await http_bot.command(f"submit -J {tag} -p cpu -- echo hi", ALICE, name="late")
+    [note] = await http_bot.standin.wait_for(
+        "response_url", where=lambda c: "did not take its card" in _text(c), timeout=30
+    )
+    assert note.params.get("response_type") == "ephemeral"
+    await assert_card_and_end_arrive_late(http_bot, tag, "C1")
+
+
+async def test_a_dm_submit_whose_card_slack_fails_still_gets_card_and_end(
+    http_bot: HttpBot,
+) -> None:
+    http_bot.standin.fail_next("chat.postMessage", status=500, times=3)
+    tag = f"late{secrets.token_hex(3)}"
+    event = {
+        "type": "message",
+        "channel_type": "im",
+        "user": ALICE,
+        "text": f"submit -J {tag} -p cpu -- echo hi",
+        "channel": "D0ALICE",
+        "ts": f"1700000{secrets.randbelow(10**6):06d}.000100",
+    }
+    status, _, _ = await http_bot.event(event, f"Ev-{secrets.token_hex(4)}")
+    assert status == 200
+    await assert_card_and_end_arrive_late(http_bot, tag, "D0ALICE")

@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import replies as r
 from bot.slack.blocks import render_blocks
-from bot.slack.context import SlackContext, post_in
+from bot.slack.context import SlackContext, post_in, slack_error
 from bot.slack.modals import open_failed, submit_view
 from bot.slack.text import command_text, escape
 
@@ -39,10 +39,16 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         )
         fallback, blocks = render_blocks(reply)
         if isinstance(reply, r.Submitted):
-            posted = await post_in(client, channel, fallback, blocks)
-            if posted is not None:
-                await ctx.follow(command["user_id"], reply, *posted)
+            outcome = await ctx.post_card(
+                client, command["user_id"], reply, channel, (fallback, blocks)
+            )
+            if outcome == "posted":
                 await respond(delete_original=True)
+                return
+            if outcome == "later":
+                await respond(
+                    text=card_later(reply), response_type="ephemeral", replace_original=True
+                )
                 return
             await respond(
                 text=fallback, blocks=blocks, response_type="in_channel", replace_original=False
@@ -60,7 +66,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
                 )
             except SlackApiError as e:
                 await respond(
-                    text=open_failed(e.response["error"]),
+                    text=open_failed(slack_error(e)),
                     response_type="ephemeral",
                     replace_original=True,
                 )
@@ -80,3 +86,10 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         )
 
     app.command("/srunx")(on_srunx)
+
+
+def card_later(reply: r.Submitted) -> str:
+    return (
+        f"Job {reply.job_id} is submitted but Slack did not take its card just now; the card "
+        "and the job's updates will appear here once Slack answers again."
+    )

@@ -17,6 +17,9 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     async def on_mention(
         body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
     ) -> None:
+        # A bot's message that mentions us (another bot, or our own echo) is not a request.
+        if event.get("bot_id") or event.get("subtype") == "bot_message":
+            return
         if not ctx.recent.first_time(f"event:{body.get('event_id', '')}"):
             return
         channel, user = event["channel"], event.get("user", "")
@@ -47,14 +50,19 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             event.get("user", ""), text, channel=event["channel"], dm=True
         )
         fallback, blocks = render_blocks(reply)
-        resp = await client.chat_postMessage(
+        if isinstance(reply, Submitted):  # the answer is the job's card (later if Slack fails)
+            await ctx.post_card(
+                client,
+                event.get("user", ""),
+                reply,
+                event["channel"],
+                (fallback, blocks),
+                event.get("thread_ts"),
+            )
+            return
+        await client.chat_postMessage(
             channel=event["channel"], thread_ts=event.get("thread_ts"), text=fallback, blocks=blocks
         )
-        if isinstance(reply, Submitted):
-            ts = str(resp["ts"])
-            await ctx.follow(
-                event.get("user", ""), reply, event["channel"], ts, event.get("thread_ts") or ts
-            )
 
     app.event("app_mention")(on_mention)
     app.event("message")(on_message)

@@ -16,7 +16,7 @@ from bot.core import commands as c
 from bot.core import replies as r
 from bot.core.forms import FormErrors, command_from_message, submit_command
 from bot.slack.blocks import render_blocks, section
-from bot.slack.context import SlackContext, post_in
+from bot.slack.context import SlackContext, post_in, slack_error
 from bot.slack.modals import (
     CALLBACK,
     errors_for,
@@ -60,7 +60,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             await client.views_open(trigger_id=body["trigger_id"], view=view)
         except SlackApiError as e:
             # The trigger lasts 3 s; when it is gone the DM says why instead of nothing.
-            problem = problem or r.ErrorReply(message=open_failed(e.response["error"]))
+            problem = problem or r.ErrorReply(message=open_failed(slack_error(e)))
             if await post_in(client, user, *render_blocks(problem)) is None:
                 log.warning("could not tell %s why the submit form did not open", user)
 
@@ -108,15 +108,16 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
                 log.warning("could not tell %s that their form failed: %s", user, text[:200])
             return
         # The card goes where the form was opened; if the bot may not post there, to the DM.
-        text, blocks = render_blocks(reply)
-        posted = await post_in(client, channel, text, blocks) if channel else None
-        moved_from = channel if channel and posted is None else None
-        posted = posted or await post_in(client, user, text, blocks)
-        if posted is None:
+        # If Slack itself fails, the job is followed there anyway and its card comes later.
+        card = render_blocks(reply)
+        outcome = await ctx.post_card(client, user, reply, channel, card) if channel else "refused"
+        moved_from = channel if channel and outcome == "refused" else None
+        if outcome == "refused":
+            outcome = await ctx.post_card(client, user, reply, user, card)
+        if outcome == "refused":
             log.warning("job %s on %s has no card: no channel took it", reply.job_id, reply.cluster)
             return
-        await ctx.follow(user, reply, *posted)
-        if moved_from:
+        if moved_from and outcome == "posted":
             note = (
                 f"I can't post {r.where(moved_from)}, so job {reply.job_id}'s card is here; "
                 "invite @srunx there to get job cards in the channel."
