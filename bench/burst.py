@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from bot.core.monitor import ThreadPost
 from bot.core.watches import JobThread
 from bot.slack.app import web_client
 from bot.slack.notifier import SlackNotifier
@@ -49,7 +50,7 @@ async def main(n: int) -> int:
         async def change(i: int) -> None:
             nonlocal unhandled
             try:
-                await notifier.post_reply(thread, f"change {i}")
+                await notifier.post_reply(thread, ThreadPost(f"change {i}"))
             except Exception:
                 unhandled += 1
 

@@ -12,20 +12,19 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from bot.config import NotifyConfig
-from bot.core.models import JobInfo
 from bot.core.monitor import JobMonitor
 from bot.core.service import Service
 from bot.core.slurm.client import SlurmClient
 from bot.core.store import Store
 from bot.core.watches import JobThread, WatchStore
 from bot.transport.base import CommandResult, Transport
-from labkit import ALICE, Lab
+from labkit import ALICE, Lab, Recorder
 
 
 class Counting:
@@ -44,35 +43,6 @@ class Counting:
 
     async def close(self) -> None:
         await self.inner.close()
-
-
-class Quiet:
-    posts = 0
-
-    async def post_card(
-        self, channel: str, thread_ts: str | None, cluster: str, job: JobInfo
-    ) -> str:
-        return "ts"
-
-    async def update_card(self, thread: JobThread, job: JobInfo) -> None:
-        return None
-
-    async def post_reply(
-        self,
-        thread: JobThread,
-        text: str,
-        *,
-        final: bool = False,
-        seq: int | None = None,
-        before_send: Callable[[], Awaitable[None]] | None = None,
-    ) -> None:
-        self.posts += 1
-
-    async def posted_in_thread(self, thread: JobThread, seq: int) -> bool:
-        return False
-
-    async def post_notice(self, channel: str, text: str) -> None:
-        self.posts += 1
 
 
 def counted_service(lab: Lab) -> tuple[Service, SlurmClient, Counting]:
@@ -116,7 +86,7 @@ async def main(n: int) -> int:
                 [{**d.model_dump(mode="json"), "key": d.key} for d in docs]
             )
         )
-        monitor = JobMonitor(service, watches, Quiet(), NotifyConfig(time_limit_warning=0))
+        monitor = JobMonitor(service, watches, Recorder(), NotifyConfig(time_limit_warning=0))
         durations, commands = [], []
         for _ in range(5):
             counting.programs.clear()

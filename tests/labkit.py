@@ -17,7 +17,9 @@ from pydantic import BaseModel
 from bot.config import Config, parse_config
 from bot.core import replies as r
 from bot.core.models import JobInfo, JobState
+from bot.core.monitor import ThreadPost
 from bot.core.slurm.client import SlurmClient
+from bot.core.watches import JobThread
 
 LAB_SCRIPTS = Path(__file__).resolve().parent / "lab"
 ALICE, BOB, ADMIN, STRANGER = "U0ALICE", "U0BOB", "U0ADMIN", "U0NOBODY"
@@ -127,6 +129,44 @@ class Posts:
 
     def of(self, kind: type[R]) -> list[R]:
         return [x for _, x in self.sent if isinstance(x, kind)]
+
+
+@dataclass
+class Recorder:
+    """A Notifier (bot/core/monitor.py) that records what a monitor posts, Slack-free. Its
+    threads cannot be read back: an in-flight transition goes out again after a restart."""
+
+    cards: list[tuple[str, str]] = field(default_factory=list)  # (channel, job_id)
+    updates: list[tuple[str, JobState]] = field(default_factory=list)
+    replies: list[tuple[str, str]] = field(default_factory=list)  # (job_id, text)
+    notices: list[tuple[str, str]] = field(default_factory=list)  # (channel, text)
+
+    async def post_card(
+        self, channel: str, thread_ts: str | None, cluster: str, job: JobInfo
+    ) -> str:
+        self.cards.append((channel, job.job_id))
+        return f"ts-{len(self.cards)}"
+
+    async def update_card(self, thread: JobThread, job: JobInfo) -> None:
+        self.updates.append((thread.job_id, job.state))
+
+    async def post_reply(self, thread: JobThread, post: ThreadPost) -> None:
+        if post.before_send is not None:
+            await post.before_send()
+        self.replies.append((thread.job_id, post.text))
+
+    async def posted_in_thread(self, thread: JobThread, seq: int) -> bool:
+        return False
+
+    async def post_notice(self, channel: str, text: str) -> None:
+        self.notices.append((channel, text))
+
+    def texts(self, job_id: str) -> list[str]:
+        return [t for j, t in self.replies if j == job_id]
+
+    @property
+    def posts(self) -> int:
+        return len(self.replies) + len(self.notices)
 
 
 async def eventually(

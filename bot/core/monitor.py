@@ -27,6 +27,18 @@ from bot.errors import AccessDenied, BotError, SlurmError, UsageError
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class ThreadPost:
+    """One reply in a job's thread. `seq`: the transition it posts (marked on the message, so
+    a restarted bot can find it); `before_send` runs as the message leaves, after any queueing
+    for the channel; `final`: the job's end (broadcast to the channel when asked)."""
+
+    text: str
+    final: bool = False
+    seq: int | None = None
+    before_send: Callable[[], Awaitable[None]] | None = None
+
+
 class Notifier(Protocol):
     """Where a monitor's messages go (the Slack layer implements it)."""
 
@@ -38,17 +50,8 @@ class Notifier(Protocol):
 
     async def update_card(self, thread: JobThread, job: JobInfo) -> None: ...
 
-    async def post_reply(
-        self,
-        thread: JobThread,
-        text: str,
-        *,
-        final: bool = False,
-        seq: int | None = None,
-        before_send: Callable[[], Awaitable[None]] | None = None,
-    ) -> None:
-        """Reply in the job's thread; `seq`: the transition's number (the reply is marked with
-        it); `before_send` runs right before the message leaves (after any queueing)."""
+    async def post_reply(self, thread: JobThread, post: ThreadPost) -> None:
+        """Reply in the job's thread."""
         ...
 
     async def posted_in_thread(self, thread: JobThread, seq: int) -> bool:
@@ -215,7 +218,9 @@ class JobMonitor:
         if info.state == JobState.NOT_FOUND:
             await self.store.save_thread(thread.model_copy(update={"done": True}))
             note = f"Slurm no longer knows job {thread.job_id}; stopped following it"
-            return int(await _logged(self.notifier.post_reply(thread, note), "posting a reply"))
+            return int(
+                await _logged(self.notifier.post_reply(thread, ThreadPost(note)), "posting a reply")
+            )
         final = info.state.is_terminal
         text = await self._final_text(client, info) if final else transition_text(info)
         seq = thread.seq + 1
@@ -227,9 +232,8 @@ class JobMonitor:
             await self.store.save_thread(intent)
 
         try:
-            await self.notifier.post_reply(
-                intent, text, final=final, seq=seq, before_send=record_intent
-            )
+            post = ThreadPost(text, final=final, seq=seq, before_send=record_intent)
+            await self.notifier.post_reply(intent, post)
         except Exception:
             # Slack said no (or could not be reached): nothing was posted, try next tick.
             log.exception("posting to job %s's thread failed", thread.job_id)
@@ -304,7 +308,8 @@ class JobMonitor:
         limit, used = duration_seconds(info.time_limit), duration_seconds(info.elapsed)
         if limit is None or used is None or limit - used > self.notify.time_limit_warning:
             return 0
-        await self.notifier.post_reply(thread, time_warning_text(info, max(0, limit - used)))
+        warning = time_warning_text(info, max(0, limit - used))
+        await self.notifier.post_reply(thread, ThreadPost(warning))
         await self.store.save_thread(thread.model_copy(update={"time_warned": True}))
         return 1
 

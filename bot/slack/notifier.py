@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.models import JobInfo
+from bot.core.monitor import ThreadPost
 from bot.core.replies import Reply, StatusReply
 from bot.core.watches import JobThread
 from bot.errors import PostRefused
@@ -98,25 +99,18 @@ class SlackNotifier:
             channel=thread.channel, ts=thread.card_ts, text=text, blocks=blocks
         )
 
-    async def post_reply(
-        self,
-        thread: JobThread,
-        text: str,
-        *,
-        final: bool = False,
-        seq: int | None = None,
-        before_send: Callable[[], Awaitable[None]] | None = None,
-    ) -> None:
-        safe = escape(text)
-        kind = "note" if seq is None else "transition"
-        meta = job_metadata(thread.cluster, thread.job_id, thread.seq if seq is None else seq, kind)
+    async def post_reply(self, thread: JobThread, post: ThreadPost) -> None:
+        safe = escape(post.text)
+        kind = "note" if post.seq is None else "transition"
+        seq = thread.seq if post.seq is None else post.seq
+        meta = job_metadata(thread.cluster, thread.job_id, seq, kind)
         async with self.pacer.slot(thread.channel):
-            if before_send is not None:
-                await before_send()
+            if post.before_send is not None:
+                await post.before_send()
             await self.client.chat_postMessage(
                 channel=thread.channel,
                 thread_ts=thread.thread_ts,
-                reply_broadcast=final and thread.broadcast,
+                reply_broadcast=post.final and thread.broadcast,
                 text=safe[:3000],
                 blocks=[section(safe)],
                 metadata=meta,

@@ -15,14 +15,20 @@ from labkit import BOB, Lab
 pytestmark = pytest.mark.lab
 
 
-def _console(cfg: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SRUNX_BOT_CONFIG": str(cfg), "SRUNX_BOT_STATE": str(cfg.parent / "state")}
+def _console(
+    cfg: Path | None, *args: str, stdin: str | None = None, cwd: Path | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`bot console ARGS` in a subprocess; with `cfg=None`, no config in the environment."""
+    base = {k: v for k, v in os.environ.items() if k not in ("SRUNX_BOT_CONFIG", "SRUNX_BOT_STATE")}
+    if cfg is not None:
+        base |= {"SRUNX_BOT_CONFIG": str(cfg), "SRUNX_BOT_STATE": str(cfg.parent / "state")}
     return subprocess.run(
         [sys.executable, "-m", "bot", "console", *args],
         input=stdin,
+        cwd=cwd,
         capture_output=True,
         text=True,
-        env=env,
+        env=base | env,
         timeout=120,
         check=False,
     )
@@ -67,18 +73,8 @@ def test_bad_config_is_one_clear_message(tmp_path: Path) -> None:
 
 
 def test_no_config_on_a_login_node_answers_from_its_slurm(lab: Lab, tmp_path: Path) -> None:
-    hidden = ("SRUNX_BOT_CONFIG", "SRUNX_BOT_STATE")
-    env = {k: v for k, v in os.environ.items() if k not in hidden}
-    env["SLURM_CONF"] = str(lab.slurm_conf)  # Slurm's own commands, found on the PATH
-    res = subprocess.run(
-        [sys.executable, "-m", "bot", "console", "-c", "resources"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    # Slurm's own commands, found on the PATH, talk to the lab.
+    res = _console(None, "-c", "resources", cwd=tmp_path, SLURM_CONF=str(lab.slurm_conf))
     assert res.returncode == 0, res.stderr
     assert res.stderr.startswith("no config file ./srunx-bot.yaml: using this login node's Slurm")
     assert "gpu: " in res.stdout and "node1" in res.stdout and "GPUs free" in res.stdout

@@ -4,8 +4,8 @@ between a transition's intent and its post, and a card Slack did not take at sub
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import NotifyConfig, parse_config
 from bot.core.models import JobInfo, JobState
-from bot.core.monitor import JobMonitor
+from bot.core.monitor import JobMonitor, ThreadPost
 from bot.core.service import Service
-from bot.core.slurm.client import Survey
+from bot.core.slurm.client import Output, Survey
 from bot.core.store import Store
 from bot.core.watches import JobThread, WatchStore
 from bot.errors import SlurmError
@@ -45,7 +45,7 @@ class FakeSlurm:
     async def usage(self, job_id: str) -> None:
         raise SlurmError("no accounting here")
 
-    async def tail(self, job_id: str, lines: int) -> tuple[str, str]:
+    async def tail(self, job_id: str, lines: int) -> Output:
         raise SlurmError("no output here")
 
 
@@ -56,24 +56,14 @@ class DiesWhilePosting(SlackNotifier):
         super().__init__(client, ChannelPacer(0))
         self.after_post = after_post
 
-    async def post_reply(
-        self,
-        thread: JobThread,
-        text: str,
-        *,
-        final: bool = False,
-        seq: int | None = None,
-        before_send: Callable[[], Awaitable[None]] | None = None,
-    ) -> None:
+    async def post_reply(self, thread: JobThread, post: ThreadPost) -> None:
         async def intent_then_maybe_die() -> None:
-            assert before_send is not None
-            await before_send()
+            assert post.before_send is not None
+            await post.before_send()
             if not self.after_post:
                 raise Killed
 
-        await super().post_reply(
-            thread, text, final=final, seq=seq, before_send=intent_then_maybe_die
-        )
+        await super().post_reply(thread, replace(post, before_send=intent_then_maybe_die))
         raise Killed
 
 

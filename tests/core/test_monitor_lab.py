@@ -4,60 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from bot.config import NotifyConfig, parse_config
-from bot.core.models import Job, JobInfo, JobResource, JobState
+from bot.core.models import Job, JobResource, JobState
 from bot.core.monitor import JobMonitor
 from bot.core.service import Service
 from bot.core.store import Store
-from bot.core.watches import JobThread, Watch, WatchStore
-from labkit import ALICE, BOB, Lab
+from bot.core.watches import Watch, WatchStore
+from labkit import ALICE, BOB, Lab, Recorder
 
 pytestmark = pytest.mark.lab
-
-
-@dataclass
-class Recorder:
-    cards: list[tuple[str, str]] = field(default_factory=list)  # (channel, job_id)
-    updates: list[tuple[str, JobState]] = field(default_factory=list)
-    replies: list[tuple[str, str]] = field(default_factory=list)  # (job_id, text)
-    notices: list[tuple[str, str]] = field(default_factory=list)
-
-    async def post_card(
-        self, channel: str, thread_ts: str | None, cluster: str, job: JobInfo
-    ) -> str:
-        self.cards.append((channel, job.job_id))
-        return f"ts-{len(self.cards)}"
-
-    async def update_card(self, thread: JobThread, job: JobInfo) -> None:
-        self.updates.append((thread.job_id, job.state))
-
-    async def post_reply(
-        self,
-        thread: JobThread,
-        text: str,
-        *,
-        final: bool = False,
-        seq: int | None = None,
-        before_send: Callable[[], Awaitable[None]] | None = None,
-    ) -> None:
-        if before_send is not None:
-            await before_send()
-        self.replies.append((thread.job_id, text))
-
-    async def posted_in_thread(self, thread: JobThread, seq: int) -> bool:
-        return False  # as if the thread could not be read: an in-flight change goes out again
-
-    async def post_notice(self, channel: str, text: str) -> None:
-        self.notices.append((channel, text))
-
-    def texts(self, job_id: str) -> list[str]:
-        return [t for j, t in self.replies if j == job_id]
 
 
 @dataclass

@@ -4,20 +4,18 @@ real state file: who may follow or stop following what, and where threads go."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot.config import NotifyConfig
 from bot.core import replies as r
-from bot.core.models import JobInfo
 from bot.core.monitor import JobMonitor
 from bot.core.service import Service
 from bot.core.store import Store
 from bot.core.watches import JobThread, Watch, WatchStore
-from labkit import ADMIN, ALICE, BOB, Lab
+from labkit import ADMIN, ALICE, BOB, Lab, Recorder
 from scripted import Answer, Scripted, ScriptedPool
 
 CTLD_DOWN = (1, "", "squeue: error: Unable to contact slurm controller (connect failure)\n")
@@ -32,35 +30,10 @@ def squeue_row(job_id: str, user: str, state: str = "RUNNING") -> str:
 
 
 @dataclass
-class Cards:
-    """A notifier that keeps the cards posted (channel, job id) and ignores the rest."""
-
-    cards: list[tuple[str, str]] = field(default_factory=list)
-
-    async def post_card(
-        self, channel: str, thread_ts: str | None, cluster: str, job: JobInfo
-    ) -> str:
-        self.cards.append((channel, job.job_id))
-        return f"ts-{len(self.cards)}"
-
-    async def update_card(self, thread: JobThread, job: JobInfo) -> None:
-        return None
-
-    async def post_reply(self, thread: JobThread, text: str, **kw: Any) -> None:
-        return None
-
-    async def posted_in_thread(self, thread: JobThread, seq: int) -> bool:
-        return False
-
-    async def post_notice(self, channel: str, text: str) -> None:
-        return None
-
-
-@dataclass
 class Bot:
     service: Service
     watches: WatchStore
-    notifier: Cards
+    notifier: Recorder
     slurm: dict[str, Scripted]  # per cluster account
 
     async def say(self, user: str, text: str, channel: str = "C1") -> str:
@@ -89,7 +62,7 @@ async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
     service = Service(Lab.from_env().config(), pool=ScriptedPool(slurm))
     store = Store(tmp_path / "state.json")
     watches = WatchStore(store)
-    notifier = Cards()
+    notifier = Recorder()
     service.monitor = JobMonitor(service, watches, notifier, NotifyConfig())
     yield Bot(service, watches, notifier, slurm)
     store.close()

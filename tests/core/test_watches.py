@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -46,23 +46,28 @@ def test_many_ids_are_distinct() -> None:
     assert len({_report().id for _ in range(5000)}) == 5000
 
 
-async def test_colliding_watch_id_is_replaced_on_insert(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+async def _add_watch(store: Store) -> list[str]:
+    watches = WatchStore(store)
+    added = [(await watches.add_watch(_watch())).id for _ in range(2)]
+    return added + sorted(w.id for w in await watches.watches())
+
+
+async def _add_report(store: Store) -> list[str]:
+    reports = ReportStore(store)
+    added = [(await reports.add(_report())).id for _ in range(2)]
+    return added + sorted(r.id for r in await reports.all())
+
+
+@pytest.mark.parametrize(
+    ("add", "prefix"), [(_add_watch, "w"), (_add_report, "r")], ids=["watch", "report"]
+)
+async def test_a_colliding_id_is_replaced_on_insert(
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    add: Callable[[Store], Awaitable[list[str]]],
+    prefix: str,
 ) -> None:
     _forced(monkeypatch, ["a" * 12, "a" * 12, "b" * 12])
-    watches = WatchStore(store)
-    first = await watches.add_watch(_watch())
-    second = await watches.add_watch(_watch())
-    assert (first.id, second.id) == ("w" + "a" * 12, "w" + "b" * 12)
-    assert sorted(w.id for w in await watches.watches()) == [first.id, second.id]
-
-
-async def test_colliding_report_id_is_replaced_on_insert(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _forced(monkeypatch, ["c" * 12, "c" * 12, "d" * 12])
-    reports = ReportStore(store)
-    first = await reports.add(_report())
-    second = await reports.add(_report())
-    assert (first.id, second.id) == ("r" + "c" * 12, "r" + "d" * 12)
-    assert sorted(r.id for r in await reports.all()) == [first.id, second.id]
+    first, second = prefix + "a" * 12, prefix + "b" * 12
+    # Both inserts return their final ids, and both are stored under them.
+    assert await add(store) == [first, second, first, second]

@@ -231,22 +231,23 @@ async def test_submitted_job_gets_its_thread_and_card_updates(http_bot: HttpBot)
     assert not http_bot.standin.violations
 
 
-async def _card_of(http_bot: HttpBot, tag: str, text: str) -> tuple[str, Call]:
+async def _card_of(http_bot: HttpBot, tag: str, text: str) -> tuple[str, Call, JobThread]:
+    """Alice submits `text`: the job's id, its card and its thread."""
     await http_bot.command(text, ALICE, name=tag)
     [card] = await http_bot.standin.wait_for(
         "chat.postMessage", where=lambda c: f"`{tag}`" in _text(c), timeout=30
     )
     [job_id] = await eventually(lambda: _jobs_named(http_bot.service, tag), bool, timeout=30)
-    return job_id, card
-
-
-async def test_cancel_button_works_for_the_owner_only(http_bot: HttpBot) -> None:
-    tag = f"btn{secrets.token_hex(3)}"
-    job_id, _ = await _card_of(http_bot, tag, f"submit -J {tag} -p cpu -- sleep 60")
     monitor = http_bot.service.monitor
     assert monitor is not None
     thread = await monitor.store.thread("lab", job_id)
     assert thread is not None
+    return job_id, card, thread
+
+
+async def test_cancel_button_works_for_the_owner_only(http_bot: HttpBot) -> None:
+    tag = f"btn{secrets.token_hex(3)}"
+    job_id, _, thread = await _card_of(http_bot, tag, f"submit -J {tag} -p cpu -- sleep 60")
     assert "job_cancel" in str(http_bot.standin.calls_to("chat.postMessage")[0].params["blocks"])
     status, _, seconds = await http_bot.click(
         "job_cancel", f"lab|{job_id}", BOB, message_ts=thread.card_ts
@@ -266,11 +267,8 @@ async def test_cancel_button_works_for_the_owner_only(http_bot: HttpBot) -> None
 
 async def test_commands_inside_a_job_thread_need_no_id(http_bot: HttpBot) -> None:
     tag = f"inth{secrets.token_hex(3)}"
-    job_id, _ = await _card_of(http_bot, tag, f"submit -J {tag} -p cpu -- echo hello; sleep 30")
-    monitor = http_bot.service.monitor
-    assert monitor is not None
-    thread = await monitor.store.thread("lab", job_id)
-    assert thread is not None
+    submit = f"submit -J {tag} -p cpu -- echo hello; sleep 30"
+    job_id, _, thread = await _card_of(http_bot, tag, submit)
     event = {
         "type": "app_mention",
         "user": ALICE,
@@ -331,11 +329,7 @@ async def test_refresh_by_someone_else_answers_them_and_keeps_the_owners_card(
     http_bot: HttpBot,
 ) -> None:
     tag = f"ref{secrets.token_hex(3)}"
-    job_id, card = await _card_of(http_bot, tag, f"submit -J {tag} -p cpu -- sleep 60")
-    monitor = http_bot.service.monitor
-    assert monitor is not None
-    thread = await monitor.store.thread("lab", job_id)
-    assert thread is not None
+    job_id, card, thread = await _card_of(http_bot, tag, f"submit -J {tag} -p cpu -- sleep 60")
     [value] = [
         e["value"]
         for b in card.params["blocks"]
