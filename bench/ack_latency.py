@@ -23,12 +23,10 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from bot.core.models import Job, JobResource, JobState
-from bot.core.service import Service
-from bot.core.store import Store
-from bot.slack.app import EVENTS_PATH, build_app, start_http
+from bot.slack.app import EVENTS_PATH, start_http
 from labkit import ALICE, Lab, wait_state
 from slack_standin import SlackStandIn
-from slackkit import HttpBot, settings_for
+from slackkit import HttpBot, slack_bot
 
 
 def _free_port() -> int:
@@ -64,16 +62,14 @@ async def main(n: int) -> int:
     if lab is None:
         return 2
     async with SlackStandIn() as standin:
-        service = Service(lab.config())
-        store = Store(Path(tempfile.mkdtemp()) / "state.json")
-        app = build_app(service, settings_for(standin, http=True), store, http=True)
+        rt, app = await slack_bot(lab, standin, Path(tempfile.mkdtemp()), http=True)
         port = _free_port()
         runner = await start_http(app, "127.0.0.1", port)
         session = aiohttp.ClientSession()
-        bot = HttpBot(standin, service, app, f"http://127.0.0.1:{port}{EVENTS_PATH}", session)
-        _, client = service.client(ALICE, "lab")
+        bot = HttpBot(standin, rt, app, f"http://127.0.0.1:{port}{EVENTS_PATH}", session)
+        _, client = rt.clusters.client(ALICE, "lab")
         job = Job(name="bench", command="sleep 900", resources=JobResource(partition="cpu"))
-        job_id = await client.submit(service.renderer.render(job))
+        job_id = await client.submit(rt.jobs.renderer.render(job))
         try:
             await wait_state(client, job_id, {JobState.RUNNING})
             print(f"{n} signed /srunx status requests, HTTP mode, one at a time:")
@@ -84,10 +80,10 @@ async def main(n: int) -> int:
             finally:
                 await lab.fault("ctld-up")
         finally:
-            await service.handle(ALICE, f"cancel {job_id}")
+            await rt.dispatch.handle(ALICE, f"cancel {job_id}")
             await session.close()
             await runner.cleanup()
-            await service.close()
+            await rt.close()
     return 0
 
 

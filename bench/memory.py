@@ -14,9 +14,9 @@ from pathlib import Path
 from tinydb import TinyDB
 
 from bot.config import parse_config
-from bot.core.service import Service
 from bot.core.store import Store
 from bot.core.watches import JobThread, Watch, WatchStore
+from bot.runtime import Runtime
 
 
 def rss_mb() -> float:
@@ -59,7 +59,9 @@ async def main(n: int) -> int:
     import bot.slack.app  # noqa: F401  (what `bot serve` loads: Bolt, slack_sdk, aiohttp, APScheduler)
 
     base = rss_mb()
-    Service(parse_config({"clusters": [{"name": "lab", "host": "127.0.0.1", "port": 2222}]}))
+    rt = await Runtime.open(
+        parse_config({"clusters": [{"name": "lab", "host": "127.0.0.1", "port": 2222}]})
+    )
     path = Path(tempfile.mkdtemp()) / "state.json"
     store = Store(path)
     await store.run(lambda db: fill(db, n))
@@ -76,6 +78,7 @@ async def main(n: int) -> int:
         f"goal <= 80 MB: {'met' if now <= 80 else 'NOT met'}"
     )
     store.close()
+    await rt.close()
     return 0
 
 

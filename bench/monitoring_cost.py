@@ -15,11 +15,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from poll_cost import counted_service  # the same command-counting transport
+from poll_cost import counted_runtime  # the same command-counting transport
 
 from bot.config import NotifyConfig
 from bot.core import replies as r
-from bot.core.gpuwatch import GpuWatcher
+from bot.core.following.gpus import GpuWatcher
 from bot.core.store import Store
 from bot.core.watches import Watch, WatchStore
 from labkit import ALICE, Lab
@@ -41,7 +41,7 @@ async def main() -> int:
     lab = Lab.running()
     if lab is None:
         return 2
-    service, _, counting = counted_service(lab)
+    rt, _, counting = await counted_runtime(lab)
     store = Store(Path(tempfile.mkdtemp()) / "state.json")
     try:
         watches = WatchStore(store)
@@ -53,7 +53,7 @@ async def main() -> int:
             for _ in range(WATCHES)
         ]
         await store.run(lambda db: db.table("watches").insert_multiple(docs))
-        watcher = GpuWatcher(service, watches, Quiet(), NotifyConfig())
+        watcher = GpuWatcher(rt.access, rt.clusters, watches, Quiet(), NotifyConfig())
         ticks, per_tick = [], []
         for _ in range(ROUNDS):
             counting.programs.clear()
@@ -70,7 +70,7 @@ async def main() -> int:
         for _ in range(ROUNDS):
             counting.programs.clear()
             t0 = time.perf_counter()
-            reply = await service.handle(ALICE, text, channel="C1")
+            reply = await rt.dispatch.handle(ALICE, text, channel="C1")
             reports.append((time.perf_counter() - t0) * 1000)
             per_report.append(sum(counting.programs.values()))
             assert isinstance(reply, r.ClusterReport), reply
@@ -79,7 +79,7 @@ async def main() -> int:
         print(f"  time to the reply: {_summary(reports)}")
     finally:
         store.close()
-        await service.close()
+        await rt.close()
     return 0
 
 

@@ -18,11 +18,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from bot.config import NotifyConfig
-from bot.core.monitor import JobMonitor
-from bot.core.service import Service
+from bot.core.following.monitor import JobMonitor
 from bot.core.slurm.client import SlurmClient
 from bot.core.store import Store
 from bot.core.watches import JobThread, WatchStore
+from bot.runtime import Runtime
 from bot.transport.base import CommandResult, Transport
 from labkit import ALICE, Lab, Recorder
 
@@ -45,20 +45,20 @@ class Counting:
         await self.inner.close()
 
 
-def counted_service(lab: Lab) -> tuple[Service, SlurmClient, Counting]:
-    """A service on the lab whose client for alice counts every command it runs."""
-    service = Service(lab.config())
-    _, client = service.client(ALICE, "lab")
+async def counted_runtime(lab: Lab) -> tuple[Runtime, SlurmClient, Counting]:
+    """The bot's parts on the lab whose client for alice counts every command it runs."""
+    rt = await Runtime.open(lab.config())
+    _, client = rt.clusters.client(ALICE, "lab")
     counting = Counting(client.transport)
     client.transport = counting
-    return service, client, counting
+    return rt, client, counting
 
 
 async def main(n: int) -> int:
     lab = Lab.running()
     if lab is None:
         return 2
-    service, client, counting = counted_service(lab)
+    rt, client, counting = await counted_runtime(lab)
     res = await client.transport.run(
         ["sbatch", "--parsable", "-p", "cpu", f"--array=0-{n - 1}", "--wrap", "sleep 600"]
     )
@@ -86,7 +86,9 @@ async def main(n: int) -> int:
                 [{**d.model_dump(mode="json"), "key": d.key} for d in docs]
             )
         )
-        monitor = JobMonitor(service, watches, Recorder(), NotifyConfig(time_limit_warning=0))
+        monitor = JobMonitor(
+            rt.access, rt.clusters, watches, Recorder(), NotifyConfig(time_limit_warning=0)
+        )
         durations, commands = [], []
         for _ in range(5):
             counting.programs.clear()
@@ -108,7 +110,7 @@ async def main(n: int) -> int:
     finally:
         await client.transport.run(["scancel", array])
         store.close()
-        await service.close()
+        await rt.close()
     return 0
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from bot.core.models import Job, JobResource, JobState
-from bot.core.service import Service
 from bot.core.slurm.formats import SQUEUE_FORMAT
+from bot.runtime import Runtime
 from labkit import ALICE, Lab, wait_state
 
 
@@ -57,10 +57,10 @@ async def main(calls: int) -> int:
     lab = Lab.running()
     if lab is None:
         return 2
-    service = Service(lab.config())
-    _, client = service.client(ALICE, "lab")
+    rt = await Runtime.open(lab.config())
+    _, client = rt.clusters.client(ALICE, "lab")
     job_id = await client.submit(
-        service.renderer.render(
+        rt.jobs.renderer.render(
             Job(name="bench", command="sleep 600", resources=JobResource(partition="cpu"))
         )
     )
@@ -97,7 +97,7 @@ async def main(calls: int) -> int:
             muxed = await _timed(calls, lambda: _proc(*mux, *remote))
         finally:
             await client.cancel(job_id)
-            await service.close()
+            await rt.close()
             if Path(sock).exists():
                 await _proc(*mux, "-O", "exit", f"alice@{lab.host}", output=False)
     m_core, m_fresh, m_mux = (statistics.median(x) for x in (core, fresh, muxed))

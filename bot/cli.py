@@ -25,9 +25,6 @@ from bot.config import (
     state_dir,
 )
 from bot.console.repl import help_without_config, repl, run_one
-from bot.core.audit import AuditLog
-from bot.core.service import Service
-from bot.core.store import Store
 from bot.errors import BotError, ConfigError
 from bot.transport.local import current_account
 
@@ -92,37 +89,29 @@ def exposed_files(config_file: str) -> list[str]:
     return found
 
 
-def _service(config: Config) -> Service:
-    return Service(config, audit=AuditLog(state_dir() / "audit.jsonl"))
-
-
 async def _serve(config: Config, config_file: str, http: bool, host: str, port: int) -> int:
-    from bot.slack.app import serve  # Slack libraries load only when serving
+    from bot import runtime  # Slack libraries load only when serving
     from bot.slack.settings import SlackSettings
 
     settings = SlackSettings.from_env(http=http)
-    service = _service(config)
-    store = Store(state_dir() / "state.json")
     for exposed in exposed_files(config_file):
         log.warning("%s", exposed)
-    try:
-        await serve(service, settings, store, http=http, host=host, port=port)
-    finally:
-        store.close()
-        await service.close()
+    await runtime.serve(config, settings, http=http, host=host, port=port)
     return 0
 
 
 async def _console(config: Config, command: str | None, as_user: str | None) -> int:
-    service = _service(config)
+    from bot import runtime
+
+    rt = await runtime.console(config)
     try:
         user = _default_user(config, as_user)
         if command is not None:
-            return 0 if await run_one(service, user, command) else 1
-        await repl(service, user)
+            return 0 if await run_one(rt.dispatch, user, command) else 1
+        await repl(rt.dispatch, rt.access, user)
         return 0
     finally:
-        await service.close()
+        await rt.close()
 
 
 def _console_config(path: str | None) -> Config:
@@ -162,7 +151,7 @@ async def _check_slack() -> int:
     from slack_sdk.errors import SlackApiError
 
     from bot.slack.app import web_client
-    from bot.slack.context import slack_error
+    from bot.slack.failures import slack_error
     from bot.slack.settings import SlackSettings
 
     try:
@@ -178,13 +167,15 @@ async def _check_slack() -> int:
 
 async def _check(config: Config, config_file: str) -> int:
     """Log in to every cluster as every mapped account and ask Slurm for its partitions."""
+    from bot.runtime import check_clusters
+
     _warn_exposed(config_file)
-    service = Service(config)
+    clusters = check_clusters(config)
     failures = await _check_slack()
     try:
         for cluster in config.clusters:
             for user_id, grant in config.access.users.items():
-                _, client = service.client(user_id, cluster.name)
+                _, client = clusters.client(user_id, cluster.name)
                 where = f"{cluster.name} as {grant.account} ({client.transport.description})"
                 try:
                     parts = await client.partitions()
@@ -196,7 +187,7 @@ async def _check(config: Config, config_file: str) -> int:
         if not config.access.users:
             print("warning: access.users is empty; nobody can use the bot")
     finally:
-        await service.close()
+        await clusters.close()
     return 1 if failures else 0
 
 

@@ -100,11 +100,31 @@ class ReportsConfig(_Strict):
         return v
 
 
+_RETENTION_RE = re.compile(r"(\d{1,6})([smhdw])", re.ASCII)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+class StateConfig(_Strict):
+    # Finished job threads are kept this long (then pruned): `30d`, `12h`, `2w` or seconds.
+    retention: float = Field(default=30 * 86400, gt=0)
+
+    @field_validator("retention", mode="before")
+    @classmethod
+    def _retention(cls, v: Any) -> Any:
+        if not isinstance(v, str):
+            return v
+        m = _RETENTION_RE.fullmatch(v.strip())
+        if m is None:
+            raise ValueError(f"invalid duration `{v}`: use e.g. 30d, 12h or 2w")
+        return int(m[1]) * _UNIT_SECONDS[m[2]]
+
+
 class Config(_Strict):
     clusters: list[ClusterConfig] = Field(min_length=1)
     access: AccessConfig = Field(default_factory=AccessConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
     templates: dict[str, Path] = Field(default_factory=dict)
     templates_dir: Path | None = None
 

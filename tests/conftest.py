@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.core.service import Service
+from bot.runtime import Runtime
 from labkit import Lab
 
 pytest_plugins = ["slackkit"]  # Slack stand-in fixtures
@@ -39,7 +39,8 @@ def lab() -> Lab:
 
 
 @pytest.fixture
-async def service(lab: Lab) -> AsyncIterator[Service]:
-    svc = Service(lab.config())
-    yield svc
-    await svc.close()
+async def rt(lab: Lab) -> AsyncIterator[Runtime]:
+    """The bot's parts on the lab, as the console has them: no channels to post into."""
+    runtime = await Runtime.open(lab.config())
+    yield runtime
+    await runtime.close()

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from bot.config import Config, parse_config
 from bot.core import replies as r
 from bot.core.models import JobInfo, JobState
-from bot.core.monitor import ThreadPost
+from bot.core.ports import ThreadPost
 from bot.core.slurm.client import SlurmClient
 from bot.core.watches import JobThread
 
@@ -119,7 +119,7 @@ class Lab:
 
 @dataclass
 class Posts:
-    """A Poster (bot/core/poster.py) that records what the core posts on its own."""
+    """A Poster (bot/core/ports.py) that records what the core posts on its own."""
 
     sent: list[tuple[str, r.Reply]] = field(default_factory=list)
 
@@ -132,8 +132,8 @@ class Posts:
 
 
 @dataclass
-class Recorder:
-    """A Notifier (bot/core/monitor.py) that records what a monitor posts, Slack-free. Its
+class Recorder(Posts):
+    """An Outbox (bot/core/ports.py) that records what a monitor posts, Slack-free. Its
     threads cannot be read back: an in-flight transition goes out again after a restart."""
 
     cards: list[tuple[str, str]] = field(default_factory=list)  # (channel, job_id)

@@ -42,7 +42,7 @@ class Scripted:
 
 
 class ScriptedPool(TransportPool):
-    """A Service's transports, one scripted transport per cluster account."""
+    """A runtime's transports, one scripted transport per cluster account."""
 
     def __init__(self, by_account: dict[str, Scripted]) -> None:
         super().__init__()

@@ -17,9 +17,10 @@ from aiohttp import web
 from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
 
-from bot.core.service import Service
 from bot.core.store import Store
-from bot.slack.app import EVENTS_PATH, build_app, start_http, start_socket_mode
+from bot.runtime import Runtime
+from bot.slack.app import EVENTS_PATH, start_http, start_socket_mode, web_client
+from bot.slack.notifier import SlackNotifier
 from bot.slack.settings import SlackSettings
 from labkit import Lab
 from slack_standin import SlackStandIn, event_body, sign, slash_command_body
@@ -30,7 +31,7 @@ SECRET = "test-signing-secret"
 @dataclass
 class HttpBot:
     standin: SlackStandIn
-    service: Service
+    rt: Runtime
     app: AsyncApp
     url: str
     session: aiohttp.ClientSession
@@ -143,36 +144,39 @@ async def standin() -> AsyncIterator[SlackStandIn]:
         yield s
 
 
+async def slack_bot(
+    lab: Lab, standin: SlackStandIn, state: Path, *, http: bool
+) -> tuple[Runtime, AsyncApp]:
+    """The bot's parts on the lab (state in the directory `state`) and its app, both on one
+    client into the stand-in."""
+    settings = settings_for(standin, http=http)
+    client = web_client(settings)
+    rt = await Runtime.open(lab.config(), Store(state / "state.json"), SlackNotifier(client))
+    return rt, rt.slack_app(client, settings, http=http)
+
+
 @pytest.fixture
 async def http_bot(
     lab: Lab, standin: SlackStandIn, unused_tcp_port: int, tmp_path: Path
 ) -> AsyncIterator[HttpBot]:
-    service = Service(lab.config())
-    store = Store(tmp_path / "state.json")
-    app = build_app(service, settings_for(standin, http=True), store, http=True)
+    rt, app = await slack_bot(lab, standin, tmp_path, http=True)
     runner: web.AppRunner = await start_http(app, "127.0.0.1", unused_tcp_port)
     session = aiohttp.ClientSession()
     try:
-        yield HttpBot(
-            standin, service, app, f"http://127.0.0.1:{unused_tcp_port}{EVENTS_PATH}", session
-        )
+        yield HttpBot(standin, rt, app, f"http://127.0.0.1:{unused_tcp_port}{EVENTS_PATH}", session)
     finally:
         await session.close()
         await runner.cleanup()
-        store.close()
-        await service.close()
+        await rt.close()
 
 
 @pytest.fixture
-async def socket_bot(lab: Lab, standin: SlackStandIn, tmp_path: Path) -> AsyncIterator[Service]:
-    service = Service(lab.config())
-    store = Store(tmp_path / "state.json")
-    app = build_app(service, settings_for(standin, http=False), store, http=False)
+async def socket_bot(lab: Lab, standin: SlackStandIn, tmp_path: Path) -> AsyncIterator[Runtime]:
+    rt, app = await slack_bot(lab, standin, tmp_path, http=False)
     handler = await start_socket_mode(app, settings_for(standin, http=False))
     try:
-        yield service
+        yield rt
     finally:
         await handler.close_async()  # type: ignore[no-untyped-call]
         await app.client.session.close() if app.client.session else None
-        store.close()
-        await service.close()
+        await rt.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import pwd
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -173,3 +175,29 @@ def test_check_is_quiet_about_private_config_and_state(
     assert main(["check"]) == 0
     out, _ = capsys.readouterr()
     assert "readable by other users" not in out
+
+
+_LOGS = """
+import logging
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger import get_bolt_logger
+from bot.cli import _setup_logging
+
+_setup_logging("INFO")
+# Bolt sets its own logger to the root level when an app is built (DEBUG here).
+bolt = get_bolt_logger(AsyncApp)
+bolt.debug("on_message invoked: (message: {'payload': '--env TOKEN=sekrit1'})")
+logging.getLogger("slack_sdk.socket_mode.aiohttp").debug("Sending a message: TOKEN=sekrit2")
+logging.getLogger("slack_sdk.web.async_client").info("Going to retry the same request")
+logging.getLogger("bot.core.monitor").debug("the bot's own debug line")
+"""
+
+
+def test_debug_logging_never_logs_slack_payloads() -> None:
+    env = {**os.environ, "SRUNX_BOT_LOG_LEVEL": "debug"}
+    res = subprocess.run(
+        [sys.executable, "-c", _LOGS], env=env, capture_output=True, text=True, check=True
+    )
+    assert "sekrit" not in res.stderr
+    assert "Going to retry the same request" in res.stderr  # INFO from the libraries stays
+    assert "the bot's own debug line" in res.stderr

@@ -53,6 +53,13 @@ def test_defaults() -> None:
     assert cluster.port == 22
     assert config.access.users == {}
     assert config.templates == {}
+    assert config.state.retention == 30 * 86400  # finished job threads: kept 30 days
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("12h", 43200), ("2w", 1209600), (90, 90)])
+def test_state_retention_takes_a_duration(text: str | int, seconds: int) -> None:
+    config = parse_config({"clusters": [{"name": "a"}], "state": {"retention": text}})
+    assert config.state.retention == seconds
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -96,6 +103,8 @@ def test_bad_yaml(tmp_path: Path) -> None:
             "not a valid Unix user name",
         ),
         ("clusters:\n  - name: a\naccess:\n  admins: U1\n", "access.admins", "valid list"),
+        ("clusters:\n  - name: a\nstate:\n  retention: 1 month\n", "state.retention", "30d"),
+        ("clusters:\n  - name: a\nstate:\n  retention: 0\n", "state.retention", "than 0"),
     ],
 )
 def test_invalid_values_name_file_and_key(tmp_path: Path, text: str, key: str, detail: str) -> None:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import TYPE_CHECKING
 
-from bot.console.render import render_text
 from bot.core import commands as c
 from bot.core import replies as r
 from bot.core.grammar import help_text, parse
-from bot.core.service import Service
 from bot.errors import UsageError
+from bot.render.text import render_text
+
+if TYPE_CHECKING:  # `help` without a config loads no feature at all
+    from bot.core.access import Access
+    from bot.core.dispatch import Dispatch
 
 PROMPT = "srunx> "
 
@@ -21,8 +25,8 @@ def _show(reply: r.Reply) -> bool:
     return reply.kind != "error"
 
 
-async def run_one(service: Service, user_id: str, text: str) -> bool:
-    return _show(await service.handle(user_id, text))
+async def run_one(dispatch: Dispatch, user_id: str, text: str) -> bool:
+    return _show(await dispatch.handle(user_id, text))
 
 
 def help_without_config(text: str) -> bool | None:
@@ -39,10 +43,10 @@ def help_without_config(text: str) -> bool | None:
     return _show(r.HelpReply(text=help_text(cmd.topic)))
 
 
-async def repl(service: Service, user_id: str) -> None:
+async def repl(dispatch: Dispatch, access: Access, user_id: str) -> None:
     with contextlib.suppress(ImportError):
         import readline  # noqa: F401  (line editing and history for input())
-    account = service.grant(user_id).account
+    account = access.account(user_id)
     print(
         f"srunx-bot console as {user_id} (cluster account {account}); "
         "`help` lists commands, Ctrl-D quits."
@@ -58,4 +62,4 @@ async def repl(service: Service, user_id: str) -> None:
         if line.strip() in ("exit", "quit"):
             return
         if line.strip():
-            await run_one(service, user_id, line)
+            await run_one(dispatch, user_id, line)

@@ -14,9 +14,12 @@ class Prefs:
     def __init__(self, store: Store | None = None) -> None:
         self._store = store
         self._cluster: dict[str, str] = {}
-        if store is not None:  # read once at start-up, before anything else uses the store
-            for doc in store.db.table("prefs").all():
-                self._cluster[doc["user_id"]] = doc["cluster"]
+
+    async def load(self) -> None:
+        """Read the stored prefs (once, at start-up), through the store's lock like any read."""
+        if self._store is not None:
+            docs = await self._store.run(lambda db: db.table("prefs").all())
+            self._cluster.update((doc["user_id"], doc["cluster"]) for doc in docs)
 
     def default_cluster(self, user_id: str) -> str | None:
         return self._cluster.get(user_id)

@@ -1,1 +1,1 @@
-"""The Slack surface: thin listeners and Block Kit rendering over bot.core."""
+"""The Slack surface: thin listeners over bot.core; drawing replies is bot.render's."""

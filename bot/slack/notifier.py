@@ -1,4 +1,5 @@
-"""The monitor's messages in Slack: job cards, thread replies and notices.
+"""The core's outbox in Slack (bot/core/ports.py): job cards, thread replies, notices, and
+the features' own posts (GPU alerts, reports).
 
 Posts to one channel go out in order and at most about one per second (Slack's per-channel
 pace); 429s are waited out by the Web client's retry handler (Retry-After). Every post about a
@@ -18,13 +19,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.models import JobInfo
-from bot.core.monitor import ThreadPost
+from bot.core.ports import ThreadPost
 from bot.core.replies import Reply, StatusReply
 from bot.core.watches import JobThread
 from bot.errors import PostRefused
-from bot.slack.blocks import render_blocks, section
-from bot.slack.context import SLACK_FAILURES, slack_error
-from bot.slack.text import escape
+from bot.render.blocks import render_blocks
+from bot.render.kit import section
+from bot.render.mrkdwn import escape
+from bot.slack.failures import SLACK_FAILURES, slack_error
 
 log = logging.getLogger(__name__)
 EVENT_TYPE = "srunx_job_update"

@@ -11,17 +11,17 @@ import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.config import parse_config
-from bot.console.render import render_text
 from bot.core import commands as c
 from bot.core import ids
 from bot.core import replies as r
 from bot.core.models import JobState, PartitionResources, QueueJob, QueueSummary
-from bot.core.report_scheduler import ReportScheduler
+from bot.core.reporting.scheduler import ReportScheduler
 from bot.core.reports import ReportSchedule, ReportStore, wait_text
-from bot.core.service import Service
 from bot.core.store import Store
 from bot.errors import PostRefused
-from bot.slack.blocks import render_blocks
+from bot.render.blocks import render_blocks
+from bot.render.text import render_text
+from bot.runtime import Runtime
 
 T0 = datetime(2026, 11, 27, 8, 0, 0, tzinfo=UTC)  # a Friday
 
@@ -169,28 +169,28 @@ class _Posts:
 
 
 @pytest.fixture
-async def scheduling(tmp_path: Path) -> AsyncIterator[tuple[Service, ReportStore]]:
+async def scheduling(tmp_path: Path) -> AsyncIterator[tuple[Runtime, ReportStore]]:
     config = parse_config(
         {"clusters": [{"name": "lab"}], "access": {"users": {"U1": {"account": "alice"}}}},
         "test config",
     )
-    service = Service(config)
+    rt = await Runtime.open(config)
     store = Store(tmp_path / "state.json")
-    yield service, ReportStore(store)
+    yield rt, ReportStore(store)
     store.close()
-    await service.close()
+    await rt.close()
 
 
 async def test_report_every_announces_the_unique_id_it_stored(
-    scheduling: tuple[Service, ReportStore], monkeypatch: pytest.MonkeyPatch
+    scheduling: tuple[Runtime, ReportStore], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    service, store = scheduling
+    rt, store = scheduling
     taken = _interval().model_copy(update={"id": "r" + "c" * 12})
     await store.save(taken)
     digits = iter(["c" * 12, "d" * 12])
     monkeypatch.setattr(ids, "token_hex", lambda n: next(digits))
     posts = _Posts()
-    reports = ReportScheduler(service, store, posts)
+    reports = ReportScheduler(rt.access, rt.clusters, store, posts, rt.config.reports)
     reports.scheduler = AsyncIOScheduler()  # not started: jobs are only recorded
     cmd = c.ReportEvery(every="1h", interval=3600)
     done = await reports.every("U1", cmd, "D1", dm=True)
@@ -201,10 +201,10 @@ async def test_report_every_announces_the_unique_id_it_stored(
 
 
 async def test_report_every_that_cannot_be_announced_is_not_kept(
-    scheduling: tuple[Service, ReportStore],
+    scheduling: tuple[Runtime, ReportStore],
 ) -> None:
-    service, store = scheduling
-    reports = ReportScheduler(service, store, _Posts(fail=True))
+    rt, store = scheduling
+    reports = ReportScheduler(rt.access, rt.clusters, store, _Posts(fail=True), rt.config.reports)
     reports.scheduler = AsyncIOScheduler()
     with pytest.raises(PostRefused):
         await reports.every("U1", c.ReportEvery(every="1h", interval=3600), "D1", dm=True)

@@ -12,8 +12,8 @@ import urllib.parse
 import pytest
 
 from bot.core.models import JobState
-from bot.core.service import Service
 from bot.core.watches import JobThread
+from bot.runtime import Runtime
 from labkit import ADMIN, ALICE, BOB, STRANGER, eventually, wait_state
 from slack_standin import Call, SlackStandIn, sign, slash_command_body
 from slackkit import SECRET, HttpBot
@@ -21,16 +21,15 @@ from slackkit import SECRET, HttpBot
 pytestmark = pytest.mark.lab
 
 
-async def _jobs_named(service: Service, name: str) -> list[str]:
-    _, client = service.client(ALICE, "lab")
+async def _jobs_named(rt: Runtime, name: str) -> list[str]:
+    _, client = rt.clusters.client(ALICE, "lab")
     res = await client.transport.run(["squeue", "-h", "--states=all", "-n", name, "-o", "%i"])
     return res.stdout.split()
 
 
 async def _tick_until_done(http_bot: HttpBot, job_id: str, timeout: int = 40) -> JobThread:
     """Poll as the scheduler would, until the job's thread has its final post."""
-    monitor = http_bot.service.monitor
-    assert monitor is not None
+    monitor = http_bot.rt.monitor
     for _ in range(timeout):
         await monitor.tick("lab")
         thread = await monitor.store.thread("lab", job_id)
@@ -50,18 +49,18 @@ async def test_http_slash_submit_runs_one_job_and_posts_its_card(http_bot: HttpB
     assert status == 200 and "hourglass" in body and seconds < 1.0
     [post] = await http_bot.standin.wait_for("chat.postMessage", timeout=30)
     assert post.params["channel"] == "C1" and f"`{tag}`" in _text(post)
-    [job_id] = await _jobs_named(http_bot.service, tag)
+    [job_id] = await _jobs_named(http_bot.rt, tag)
     assert f"job {job_id}" in _text(post)
     done = await http_bot.standin.wait_for("response_url", timeout=10)
     assert done[-1].params.get("delete_original") is True
     await asyncio.sleep(1.5)
-    assert len(await _jobs_named(http_bot.service, tag)) == 1
+    assert len(await _jobs_named(http_bot.rt, tag)) == 1
     assert len(http_bot.standin.calls_to("chat.postMessage")) == 1
     assert not http_bot.standin.violations
 
 
 async def test_socket_mode_envelope_submits_once(
-    socket_bot: Service, standin: SlackStandIn
+    socket_bot: Runtime, standin: SlackStandIn
 ) -> None:
     tag = f"sock{secrets.token_hex(3)}"
     payload = slash_command_body(
@@ -87,7 +86,7 @@ async def test_socket_mode_envelope_submits_once(
 async def test_mention_status_answers_in_the_thread(http_bot: HttpBot) -> None:
     tag = f"men{secrets.token_hex(3)}"
     await http_bot.command(f"submit -J {tag} -p cpu -- sleep 30", ALICE)
-    [job_id] = await eventually(lambda: _jobs_named(http_bot.service, tag), bool, timeout=30)
+    [job_id] = await eventually(lambda: _jobs_named(http_bot.rt, tag), bool, timeout=30)
     event = {
         "type": "app_mention",
         "user": ALICE,
@@ -104,7 +103,7 @@ async def test_mention_status_answers_in_the_thread(http_bot: HttpBot) -> None:
         timeout=30,
     )
     assert f"job {job_id}" in _text(posts[0]) and f"`{tag}`" in _text(posts[0])
-    await http_bot.service.handle(ALICE, f"cancel {job_id}")
+    await http_bot.rt.dispatch.handle(ALICE, f"cancel {job_id}")
 
 
 async def test_dm_list_answers_in_the_dm(http_bot: HttpBot) -> None:
@@ -164,7 +163,7 @@ async def test_forged_or_stale_requests_get_401_and_run_nothing(http_bot: HttpBo
         status, _, _ = await http_bot.post(body, "application/x-www-form-urlencoded", headers)
         assert status == 401
     await asyncio.sleep(1.5)
-    assert await _jobs_named(http_bot.service, tag) == []
+    assert await _jobs_named(http_bot.rt, tag) == []
     assert [c for c in http_bot.standin.calls if c.method != "auth.test"] == []
 
 
@@ -184,7 +183,7 @@ async def test_retried_event_delivery_submits_once(http_bot: HttpBot) -> None:
     assert status == 200
     await http_bot.standin.wait_for("chat.postMessage", timeout=30)
     await asyncio.sleep(2)
-    assert len(await _jobs_named(http_bot.service, tag)) == 1
+    assert len(await _jobs_named(http_bot.rt, tag)) == 1
     assert len(http_bot.standin.calls_to("chat.postMessage")) == 1
 
 
@@ -211,7 +210,7 @@ async def test_submitted_job_gets_its_thread_and_card_updates(http_bot: HttpBot)
         f"submit -J {tag} -p cpu --notify-channel -- sleep 3; echo finished {tag}", ALICE
     )
     [card] = await http_bot.standin.wait_for("chat.postMessage", timeout=30)
-    [job_id] = await _jobs_named(http_bot.service, tag)
+    [job_id] = await _jobs_named(http_bot.rt, tag)
     thread = await _tick_until_done(http_bot, job_id)
     assert card.params["channel"] == thread.channel == "C1"
     replies = [
@@ -237,9 +236,8 @@ async def _card_of(http_bot: HttpBot, tag: str, text: str) -> tuple[str, Call, J
     [card] = await http_bot.standin.wait_for(
         "chat.postMessage", where=lambda c: f"`{tag}`" in _text(c), timeout=30
     )
-    [job_id] = await eventually(lambda: _jobs_named(http_bot.service, tag), bool, timeout=30)
-    monitor = http_bot.service.monitor
-    assert monitor is not None
+    [job_id] = await eventually(lambda: _jobs_named(http_bot.rt, tag), bool, timeout=30)
+    monitor = http_bot.rt.monitor
     thread = await monitor.store.thread("lab", job_id)
     assert thread is not None
     return job_id, card, thread
@@ -255,7 +253,7 @@ async def test_cancel_button_works_for_the_owner_only(http_bot: HttpBot) -> None
     assert status == 200 and seconds < 1.0
     [refused] = await http_bot.standin.wait_for("chat.postEphemeral", timeout=30)
     assert refused.params["user"] == BOB and "only cancel your own jobs" in _text(refused)
-    _, client = http_bot.service.client(ALICE, "lab")
+    _, client = http_bot.rt.clusters.client(ALICE, "lab")
     assert (await client.job(job_id)).state in (JobState.RUNNING, JobState.PENDING)
     await http_bot.click("job_cancel", f"lab|{job_id}", ALICE, message_ts=thread.card_ts)
     await http_bot.standin.wait_for("chat.postEphemeral", count=2, timeout=30)
@@ -284,11 +282,11 @@ async def test_commands_inside_a_job_thread_need_no_id(http_bot: HttpBot) -> Non
         timeout=30,
     )
     assert f"job {job_id}" in _text(posts[0])
-    await http_bot.service.handle(ALICE, f"cancel {job_id}")
+    await http_bot.rt.dispatch.handle(ALICE, f"cancel {job_id}")
 
 
 async def test_watch_job_watches_and_unwatch(http_bot: HttpBot) -> None:
-    _, client = http_bot.service.client(ALICE, "lab")
+    _, client = http_bot.rt.clusters.client(ALICE, "lab")
     res = await client.transport.run(["sbatch", "--parsable", "-p", "cpu", "--wrap", "sleep 40"])
     job_id = res.stdout.strip()
     await http_bot.command(f"watch job {job_id}", ALICE, name="w1")
@@ -305,7 +303,7 @@ async def test_watch_job_watches_and_unwatch(http_bot: HttpBot) -> None:
     await http_bot.command(f"unwatch {job_id}", ALICE, name="w4")
     stopped = await http_bot.standin.wait_for("response_url", count=4, timeout=30)
     assert "stopped 1 watch" in _text(stopped[-1])
-    monitor = http_bot.service.monitor
+    monitor = http_bot.rt.monitor
     assert monitor is not None and await monitor.store.open_threads("lab") == []
     await client.cancel(job_id)
 
@@ -313,7 +311,7 @@ async def test_watch_job_watches_and_unwatch(http_bot: HttpBot) -> None:
 async def test_watch_mine_opens_a_thread_for_a_job_submitted_by_sbatch(http_bot: HttpBot) -> None:
     await http_bot.command("watch mine", ALICE, name="m1")
     await http_bot.standin.wait_for("response_url", timeout=30)
-    _, client = http_bot.service.client(ALICE, "lab")
+    _, client = http_bot.rt.clusters.client(ALICE, "lab")
     res = await client.transport.run(["sbatch", "--parsable", "-p", "cpu", "--wrap", "sleep 2"])
     job_id = res.stdout.strip()
     thread = await _tick_until_done(http_bot, job_id)
@@ -344,13 +342,13 @@ async def test_refresh_by_someone_else_answers_them_and_keeps_the_owners_card(
     await http_bot.click("job_refresh", value, ALICE, message_ts=thread.card_ts)
     [update] = await http_bot.standin.wait_for("chat.update", timeout=30)
     assert update.params["ts"] == thread.card_ts and f"job {job_id}" in _text(update)
-    await http_bot.service.handle(ALICE, f"cancel {job_id}")
+    await http_bot.rt.dispatch.handle(ALICE, f"cancel {job_id}")
 
 
 async def test_refresh_of_a_card_without_thread_updates_for_the_jobs_account_only(
     http_bot: HttpBot,
 ) -> None:
-    _, client = http_bot.service.client(ALICE, "lab")
+    _, client = http_bot.rt.clusters.client(ALICE, "lab")
     res = await client.transport.run(["sbatch", "--parsable", "-p", "cpu", "--wrap", "sleep 60"])
     job_id = res.stdout.strip()
     value = json.dumps({"c": "lab", "j": job_id})

@@ -12,7 +12,7 @@ import pytest
 
 from bot.core import replies as r
 from bot.core.models import JobState
-from bot.slack.modals import submit_view
+from bot.render.modals import submit_view
 from labkit import ALICE, STRANGER, eventually, wait_state
 from slack_standin import Call
 from slackkit import HttpBot
@@ -67,7 +67,7 @@ def _global_shortcut(user: str, trigger: str) -> dict[str, Any]:
 
 
 async def _jobs_named(http_bot: HttpBot, name: str) -> list[str]:
-    _, client = http_bot.service.client(ALICE, "lab")
+    _, client = http_bot.rt.clusters.client(ALICE, "lab")
     res = await client.transport.run(["squeue", "-h", "--states=all", "-n", name, "-o", "%i"])
     return res.stdout.split()
 
@@ -141,14 +141,13 @@ async def test_a_good_form_submits_one_real_job_and_opens_its_thread(http_bot: H
     [card] = await http_bot.standin.wait_for("chat.postMessage", timeout=30)
     [job_id] = await _jobs_named(http_bot, tag)
     assert card.params["channel"] == "C1" and f"job {job_id}" in str(card.params["blocks"])
-    monitor = http_bot.service.monitor
-    assert monitor is not None
+    monitor = http_bot.rt.monitor
     thread = await monitor.store.thread("lab", job_id)
     assert thread is not None and thread.user_id == ALICE and thread.account == "alice"
-    _, client = http_bot.service.client(ALICE, "lab")
+    _, client = http_bot.rt.clusters.client(ALICE, "lab")
     await wait_state(client, job_id, {JobState.COMPLETED})
     tail = await eventually(
-        lambda: http_bot.service.handle(ALICE, f"tail {job_id}"),
+        lambda: http_bot.rt.dispatch.handle(ALICE, f"tail {job_id}"),
         lambda t: isinstance(t, r.TailReply) and "from-form hello" in t.text,
         timeout=20,
     )
@@ -163,7 +162,7 @@ async def test_a_redelivered_submission_runs_once(http_bot: HttpBot) -> None:
     await _interaction(http_bot, payload)  # the same view id again
     await http_bot.standin.wait_for("chat.postMessage", timeout=30)
     [job_id] = await _jobs_named(http_bot, tag)
-    _, client = http_bot.service.client(ALICE, "lab")
+    _, client = http_bot.rt.clusters.client(ALICE, "lab")
     await wait_state(client, job_id, {JobState.COMPLETED})
     assert await _jobs_named(http_bot, tag) == [job_id]
     cards = [
@@ -181,8 +180,7 @@ async def test_the_global_shortcut_form_puts_the_card_in_the_dm(http_bot: HttpBo
     [card] = await http_bot.standin.wait_for("chat.postMessage", timeout=30)
     assert card.params["channel"] == ALICE  # the app's DM with the user
     [job_id] = await _jobs_named(http_bot, tag)
-    monitor = http_bot.service.monitor
-    assert monitor is not None
+    monitor = http_bot.rt.monitor
     thread = await monitor.store.thread("lab", job_id)
     assert thread is not None and thread.channel == "D" + ALICE[1:]
     assert not http_bot.standin.violations
@@ -236,8 +234,7 @@ async def test_a_channel_the_bot_is_not_in_gets_the_card_in_the_dm(http_bot: Htt
     assert [p.params["channel"] for p in posts] == ["C1", ALICE, ALICE]
     assert f"job {job_id}" in str(posts[1].params["blocks"])
     assert "invite @srunx" in posts[2].params["text"] and "<#C1>" in posts[2].params["text"]
-    monitor = http_bot.service.monitor
-    assert monitor is not None
+    monitor = http_bot.rt.monitor
     thread = await monitor.store.thread("lab", job_id)
     assert thread is not None and thread.channel == "D" + ALICE[1:]
     assert not http_bot.standin.violations

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.core.models import Job, JobResource, JobState
-from bot.slack.blocks import job_value
+from bot.render.buttons import job_value
 from labkit import ALICE, STRANGER, wait_state
 from slack_standin import Call
 from slackkit import HttpBot, button_click
@@ -58,13 +58,13 @@ async def _publishes(http_bot: HttpBot, count: int, user: str = ALICE) -> list[C
 @pytest.fixture
 async def running_job(http_bot: HttpBot) -> AsyncIterator[str]:
     """One of ALICE's jobs running on the lab; cancelled at the end whatever happened."""
-    _, client = http_bot.service.client(ALICE, "lab")
+    _, client = http_bot.rt.clusters.client(ALICE, "lab")
     job = Job(
         name=f"home{secrets.token_hex(2)}",
         command="sleep 60",
         resources=JobResource.model_validate({"partition": "cpu"}),
     )
-    job_id = await client.submit(http_bot.service.renderer.render(job))
+    job_id = await client.submit(http_bot.rt.jobs.renderer.render(job))
     try:
         await wait_state(client, job_id, {JobState.RUNNING}, timeout=30)
         yield job_id
@@ -95,7 +95,7 @@ async def test_home_shows_the_job_gpus_and_cluster_and_cancel_stops_it(
     assert await _click_on_home(http_bot, "home_cancel", value, ALICE) == 200
     [_, after] = await _publishes(http_bot, 2)
     assert f"Cancelled job {running_job} on lab: " in _view_text(after)
-    _, client = http_bot.service.client(ALICE, "lab")
+    _, client = http_bot.rt.clusters.client(ALICE, "lab")
     await wait_state(client, running_job, {JobState.CANCELLED}, timeout=30)
     assert value not in _cancel_values(after)
     assert len(http_bot.standin.calls_to("views.publish")) == 2
@@ -103,7 +103,7 @@ async def test_home_shows_the_job_gpus_and_cluster_and_cancel_stops_it(
 
 
 async def test_cancel_of_a_finished_job_says_why(http_bot: HttpBot, running_job: str) -> None:
-    _, client = http_bot.service.client(ALICE, "lab")
+    _, client = http_bot.rt.clusters.client(ALICE, "lab")
     await client.cancel(running_job)
     await wait_state(client, running_job, {JobState.CANCELLED}, timeout=30)
     await _click_on_home(http_bot, "home_cancel", f"lab|{running_job}", ALICE)
@@ -142,6 +142,6 @@ async def test_cancel_with_a_forged_value_cancels_nothing_and_says_so(
     assert await _click_on_home(http_bot, "home_cancel", forged, ALICE) == 200
     [home] = await _publishes(http_bot, 1)
     assert "this button is not one the bot made" in _view_text(home)
-    _, client = http_bot.service.client(ALICE, "lab")
+    _, client = http_bot.rt.clusters.client(ALICE, "lab")
     assert (await client.job(running_job)).state == JobState.RUNNING
     assert not http_bot.standin.violations

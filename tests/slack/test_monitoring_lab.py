@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.core.models import Job, JobResource, JobState
-from bot.slack.app import poll, start_polling
+from bot.core.poll import poll
 from labkit import ADMIN, ALICE, BOB, eventually, wait_state
 from slack_standin import Call
 from slackkit import HttpBot
@@ -38,20 +38,20 @@ async def _mention(http_bot: HttpBot, user: str, text: str, *, channel: str = "C
 
 
 async def test_watch_gpus_alerts_the_caller_once_when_the_gpus_free_up(http_bot: HttpBot) -> None:
-    service = http_bot.service
-    _, client = service.client(ALICE, "lab")
+    rt = http_bot.rt
+    _, client = rt.clusters.client(ALICE, "lab")
     hold = Job(
         name=f"hold{secrets.token_hex(2)}",
         command="sleep 300",
         resources=JobResource(partition="gpu", nodes=2, gpus_per_node=4),
     )
-    job_id = await client.submit(service.renderer.render(hold))
+    job_id = await client.submit(rt.jobs.renderer.render(hold))
     try:
         await wait_state(client, job_id, {JobState.RUNNING})
         await _mention(http_bot, ALICE, "watch gpus 2 -p gpu")
         [ack] = await http_bot.standin.wait_for("chat.postEphemeral", timeout=30)
         assert "when 2 GPUs are free on gpu on lab (now 0 free)" in _text(ack)
-        await poll(service, "lab")
+        await poll(rt.ticks, "lab")
         assert not http_bot.standin.calls_to("chat.postMessage")
         await client.transport.run(["scancel", job_id])
 
@@ -59,12 +59,12 @@ async def test_watch_gpus_alerts_the_caller_once_when_the_gpus_free_up(http_bot:
             return [c for c in http_bot.standin.calls_to("chat.postMessage") if "<@" in _text(c)]
 
         async def polled() -> int:
-            await poll(service, "lab")
+            await poll(rt.ticks, "lab")
             return len(alerts())
 
         await eventually(polled, lambda n: n >= 1, timeout=40, interval=1)
         for _ in range(2):
-            await poll(service, "lab")
+            await poll(rt.ticks, "lab")
         [alert] = alerts()
         assert alert.params["channel"] == "C1" and f"<@{ALICE}>" in _text(alert)
         assert "8/8" in _text(alert) and "on gpu on lab" in _text(alert)
@@ -88,16 +88,15 @@ async def test_report_now_is_one_message_naming_the_cluster(http_bot: HttpBot) -
 
 
 async def test_scheduled_report_is_posted_at_its_slot(http_bot: HttpBot) -> None:
-    service = http_bot.service
-    reports = service.reports
-    assert reports is not None
+    rt = http_bot.rt
+    reports = rt.reports
     # The schedule's clock reaches the next whole minute in 3 s (a crontab slot, without
     # waiting up to a minute); APScheduler itself runs on the real clock.
     real = datetime.now(UTC)
     slot = real.replace(second=0, microsecond=0) + timedelta(minutes=1)
     offset = slot - timedelta(seconds=3) - real
     reports.clock = lambda: datetime.now(UTC) + offset
-    scheduler = await start_polling(service)
+    scheduler = await rt.start_polling()
     try:
         await _mention(http_bot, ADMIN, 'report every "* * * * *" --include resources')
         [hello] = await http_bot.standin.wait_for(
@@ -128,8 +127,7 @@ async def test_scheduled_report_is_posted_at_its_slot(http_bot: HttpBot) -> None
 async def test_report_into_a_channel_without_the_bot_is_refused_with_a_fix(
     http_bot: HttpBot,
 ) -> None:
-    reports = http_bot.service.reports
-    assert reports is not None
+    reports = http_bot.rt.reports
     reports.scheduler = None  # not needed to be refused; only the target channel matters
     http_bot.standin.fail_next("chat.postMessage", status=200, error="not_in_channel")
     await _mention(http_bot, ADMIN, "report now --channel C0ELSE")
@@ -150,7 +148,7 @@ async def test_gpu_watch_is_listed_and_removed(http_bot: HttpBot) -> None:
     await http_bot.standin.wait_for(
         "chat.postEphemeral", where=lambda c: "stopped 1 watch" in _text(c), timeout=30
     )
-    monitor = http_bot.service.monitor
+    monitor = http_bot.rt.monitor
     assert monitor is not None and not await monitor.store.gpu_watches("lab")
 
 
@@ -166,7 +164,7 @@ async def test_slash_report_now_is_posted_in_the_channel(http_bot: HttpBot) -> N
 
 
 async def _jobs_named(http_bot: HttpBot, name: str) -> list[str]:
-    _, client = http_bot.service.client(ALICE, "lab")
+    _, client = http_bot.rt.clusters.client(ALICE, "lab")
     res = await client.transport.run(["squeue", "-h", "--states=all", "-n", name, "-o", "%i"])
     return res.stdout.split()
 
@@ -174,8 +172,7 @@ async def _jobs_named(http_bot: HttpBot, name: str) -> list[str]:
 async def assert_card_and_end_arrive_late(http_bot: HttpBot, tag: str, channel: str) -> None:
     """After Slack failed a job's card: the monitor posts it once, then the thread to the end."""
     [job_id] = await eventually(lambda: _jobs_named(http_bot, tag), bool, timeout=30)
-    monitor = http_bot.service.monitor
-    assert monitor is not None
+    monitor = http_bot.rt.monitor
 
     async def ticked() -> bool:
         await monitor.tick("lab")

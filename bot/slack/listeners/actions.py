@@ -13,9 +13,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import commands as c
 from bot.core import replies as r
-from bot.core.service import Service
 from bot.errors import UsageError
-from bot.slack.blocks import read_job_value, render_blocks
+from bot.render.blocks import render_blocks
+from bot.render.buttons import read_job_value
 from bot.slack.context import SlackContext
 
 log = logging.getLogger(__name__)
@@ -24,25 +24,25 @@ JobCommand = type[c.Status] | type[c.Tail] | type[c.Cancel]
 
 
 async def run_button(
-    service: Service, user: str, value: str, command: JobCommand, channel: str | None = None
+    ctx: SlackContext, user: str, value: str, command: JobCommand, channel: str | None = None
 ) -> r.Reply:
     """Run `command` on the job a button's value names, as `user`; a forged value runs
     nothing and gets an answer saying so."""
     try:
-        cluster, job_id = read_job_value(value, service.config.cluster_names)
+        cluster, job_id = read_job_value(value, ctx.cluster_names)
     except UsageError as e:
         log.warning("refused a button value from %s: %r", user, value[:100])
         return r.ErrorReply(message=str(e))
     cmd = command(cluster=cluster, job_id=job_id)
     # The audit log gets the command as it would be typed, from the checked values only.
     text = f"{cmd.kind} {job_id} --cluster {cluster}"
-    return await service.run(user, cmd, text=text, channel=channel)
+    return await ctx.dispatch.run(user, cmd, text=text, channel=channel)
 
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
     async def run(body: dict[str, Any], action: dict[str, Any], command: JobCommand) -> r.Reply:
         return await run_button(
-            ctx.service,
+            ctx,
             body["user"]["id"],
             str(action.get("value", "")),
             command,
@@ -52,11 +52,11 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     async def owns_card(user: str, reply: r.StatusReply) -> bool:
         """The card shows its owner's view only: the user of the job's thread or, for a card
         with no thread, the user whose own account the job runs as."""
-        thread = await ctx.monitor.store.thread(reply.cluster, reply.job.job_id)
+        thread = await ctx.threads.thread(reply.cluster, reply.job.job_id)
         if thread is not None:
             return thread.user_id == user
-        grant = ctx.service.config.access.users.get(user)
-        return grant is not None and bool(reply.job.user) and reply.job.user == grant.account
+        account = ctx.access.account_or_none(user)
+        return account is not None and bool(reply.job.user) and reply.job.user == account
 
     async def answer_clicker(client: AsyncWebClient, body: dict[str, Any], reply: r.Reply) -> None:
         message = body.get("message", {})

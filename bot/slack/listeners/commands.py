@@ -1,7 +1,5 @@
-"""`/srunx ...`: ack at once, then run the command and answer.
-
-Submissions (the job's card) and cluster reports are posted in the channel; everything else,
-errors and help included, is shown only to the caller."""
+"""`/srunx ...`: ack at once, then run the command and answer (where: bot/slack/delivery.py).
+`submit` alone opens the form."""
 
 from __future__ import annotations
 
@@ -13,10 +11,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import replies as r
-from bot.slack.blocks import render_blocks
-from bot.slack.context import SlackContext, post_in, slack_error
-from bot.slack.modals import open_failed, submit_view
-from bot.slack.text import command_text, escape
+from bot.render.modals import open_failed, submit_view
+from bot.render.mrkdwn import escape
+from bot.slack.context import SlackContext
+from bot.slack.failures import slack_error
+from bot.slack.incoming import command_text
 
 log = logging.getLogger(__name__)
 
@@ -31,33 +30,12 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         if not ctx.recent.first_time(f"command:{command.get('trigger_id', '')}"):
             return
         channel = command.get("channel_id", "")
-        reply = await ctx.service.handle(
+        reply = await ctx.dispatch.handle(
             command["user_id"],
             text,
             channel=channel,
             dm=command.get("channel_name") == "directmessage",
         )
-        fallback, blocks = render_blocks(reply)
-        if isinstance(reply, r.Submitted):
-            outcome = await ctx.post_card(
-                client, command["user_id"], reply, channel, (fallback, blocks)
-            )
-            if outcome == "posted":
-                await respond(delete_original=True)
-                return
-            if outcome == "later":
-                await respond(
-                    text=card_later(reply), response_type="ephemeral", replace_original=True
-                )
-                return
-            await respond(
-                text=fallback, blocks=blocks, response_type="in_channel", replace_original=False
-            )
-            await respond(
-                text="Invite @srunx to this channel to get the job's updates in a thread.",
-                response_type="ephemeral",
-            )
-            return
         if isinstance(reply, r.SubmitFormReply):
             # `submit` alone: the form. The trigger_id is good for 3 s from the command.
             try:
@@ -73,23 +51,6 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
                 return
             await respond(delete_original=True)
             return
-        if isinstance(reply, r.ClusterReport):
-            # A report is for the channel: posted there (or in_channel, if the bot isn't in it).
-            if await post_in(client, channel, fallback, blocks) is None:
-                await respond(
-                    text=fallback, blocks=blocks, response_type="in_channel", replace_original=False
-                )
-            await respond(delete_original=True)
-            return
-        await respond(
-            text=fallback, blocks=blocks, response_type="ephemeral", replace_original=True
-        )
+        await ctx.delivery.slash(client, respond, command["user_id"], channel, reply)
 
     app.command("/srunx")(on_srunx)
-
-
-def card_later(reply: r.Submitted) -> str:
-    return (
-        f"Job {reply.job_id} is submitted but Slack did not take its card just now; the card "
-        "and the job's updates will appear here once Slack answers again."
-    )

@@ -1,4 +1,5 @@
-"""@-mentions (answered in the thread) and direct messages (answered in the DM)."""
+"""@-mentions (answered in the thread) and direct messages (answered in the DM); where each
+answer goes is bot/slack/delivery.py."""
 
 from __future__ import annotations
 
@@ -7,10 +8,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.replies import Submitted
-from bot.slack.blocks import render_blocks
 from bot.slack.context import SlackContext
-from bot.slack.text import command_text
+from bot.slack.incoming import command_text
 
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
@@ -25,17 +24,9 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         channel, user = event["channel"], event.get("user", "")
         text = command_text(event.get("text", ""), strip_mention=True)
         text = await ctx.in_thread(text, channel, event.get("thread_ts"))
-        reply = await ctx.service.handle(user, text, channel=channel)
-        fallback, blocks = render_blocks(reply)
+        reply = await ctx.dispatch.handle(user, text, channel=channel)
         thread = event.get("thread_ts") or event["ts"]
-        if reply.ephemeral:
-            await client.chat_postEphemeral(
-                channel=channel, user=user, thread_ts=thread, text=fallback, blocks=blocks
-            )
-        else:
-            await client.chat_postMessage(
-                channel=channel, thread_ts=thread, text=fallback, blocks=blocks
-            )
+        await ctx.delivery.mention(client, user, channel, thread, reply)
 
     async def on_message(
         body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
@@ -46,23 +37,9 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         if not ctx.recent.first_time(f"event:{body.get('event_id', '')}"):
             return
         text = command_text(event.get("text", ""), strip_mention=True)
-        reply = await ctx.service.handle(
-            event.get("user", ""), text, channel=event["channel"], dm=True
-        )
-        fallback, blocks = render_blocks(reply)
-        if isinstance(reply, Submitted):  # the answer is the job's card (later if Slack fails)
-            await ctx.post_card(
-                client,
-                event.get("user", ""),
-                reply,
-                event["channel"],
-                (fallback, blocks),
-                event.get("thread_ts"),
-            )
-            return
-        await client.chat_postMessage(
-            channel=event["channel"], thread_ts=event.get("thread_ts"), text=fallback, blocks=blocks
-        )
+        user = event.get("user", "")
+        reply = await ctx.dispatch.handle(user, text, channel=event["channel"], dm=True)
+        await ctx.delivery.dm(client, user, event["channel"], event.get("thread_ts"), reply)
 
     app.event("app_mention")(on_mention)
     app.event("message")(on_message)

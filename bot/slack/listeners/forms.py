@@ -15,18 +15,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core import commands as c
 from bot.core import replies as r
 from bot.core.forms import FormErrors, command_from_message, submit_command
-from bot.slack.blocks import render_blocks, section
-from bot.slack.context import SlackContext, post_in, slack_error
-from bot.slack.modals import (
-    CALLBACK,
-    errors_for,
-    fields_from_state,
-    metadata,
-    notice_view,
-    open_failed,
-    submit_view,
-)
-from bot.slack.text import command_text
+from bot.render.modals import CALLBACK, notice_view, open_failed, submit_view
+from bot.slack.context import SlackContext
+from bot.slack.failures import slack_error
+from bot.slack.form_state import errors_for, fields_from_state, metadata
+from bot.slack.incoming import command_text
 
 log = logging.getLogger(__name__)
 MESSAGE_SHORTCUT = "submit_from_message"
@@ -43,7 +36,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         client: AsyncWebClient, body: dict[str, Any], channel: str | None, command: str = ""
     ) -> None:
         user = body["user"]["id"]
-        reply = await ctx.service.run(
+        reply = await ctx.dispatch.run(
             user, c.SubmitForm(), text="submit (form)", channel=channel, dm=_dm(channel)
         )
         problem: r.ErrorReply | None = None
@@ -61,7 +54,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         except SlackApiError as e:
             # The trigger lasts 3 s; when it is gone the DM says why instead of nothing.
             problem = problem or r.ErrorReply(message=open_failed(slack_error(e)))
-            if await post_in(client, user, *render_blocks(problem)) is None:
+            if not await ctx.delivery.to_dm(client, user, problem):
                 log.warning("could not tell %s why the submit form did not open", user)
 
     async def on_message_shortcut(
@@ -92,7 +85,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         if view.get("id") and not ctx.recent.first_time(f"view:{view['id']}"):
             return
         channel, _ = metadata(view)
-        reply = await ctx.service.run(
+        reply = await ctx.dispatch.run(
             user,
             cmd,
             text="submit (form) -- " + fields.command.strip()[:200],
@@ -103,26 +96,12 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             # The form is closed already: the error goes to the DM, where it stays readable.
             message = reply.message if isinstance(reply, r.ErrorReply) else reply.kind
             failed = r.ErrorReply(message=f"nothing was submitted from your form: {message}")
-            text, blocks = render_blocks(failed)
-            if await post_in(client, user, text, blocks) is None:
-                log.warning("could not tell %s that their form failed: %s", user, text[:200])
+            if not await ctx.delivery.to_dm(client, user, failed):
+                log.warning(
+                    "could not tell %s that their form failed: %s", user, failed.message[:200]
+                )
             return
-        # The card goes where the form was opened; if the bot may not post there, to the DM.
-        # If Slack itself fails, the job is followed there anyway and its card comes later.
-        card = render_blocks(reply)
-        outcome = await ctx.post_card(client, user, reply, channel, card) if channel else "refused"
-        moved_from = channel if channel and outcome == "refused" else None
-        if outcome == "refused":
-            outcome = await ctx.post_card(client, user, reply, user, card)
-        if outcome == "refused":
-            log.warning("job %s on %s has no card: no channel took it", reply.job_id, reply.cluster)
-            return
-        if moved_from and outcome == "posted":
-            note = (
-                f"I can't post {r.where(moved_from)}, so job {reply.job_id}'s card is here; "
-                "invite @srunx there to get job cards in the channel."
-            )
-            await post_in(client, user, note, [section(note)])
+        await ctx.delivery.form_card(client, user, reply, channel)
 
     app.shortcut(MESSAGE_SHORTCUT)(on_message_shortcut)
     app.shortcut(GLOBAL_SHORTCUT)(on_global_shortcut)

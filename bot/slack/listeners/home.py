@@ -9,13 +9,14 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.console.render import render_text, state_text
 from bot.core import commands as c
 from bot.core import replies as r
-from bot.core.service import error_reply
+from bot.core.access import error_reply
 from bot.errors import BotError
+from bot.render.card import state_text
+from bot.render.home_tab import CANCEL, REFRESH, error_view, home_view
+from bot.render.text import render_text
 from bot.slack.context import SlackContext
-from bot.slack.home import CANCEL, REFRESH, error_view, home_view
 from bot.slack.listeners.actions import run_button
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     async def publish(client: AsyncWebClient, user: str, notice: str | None = None) -> None:
         # Never an empty or broken Home: an unmapped user or a failure gets a view saying so.
         try:
-            view = home_view(await ctx.service.home(user), notice)
+            view = home_view(await ctx.home.build(user), notice)
         except BotError as e:
             err = error_reply(e)
             view = error_view(err.message, err.mentions)
@@ -53,7 +54,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     ) -> None:
         await ack()
         user = body["user"]["id"]
-        reply = await run_button(ctx.service, user, str(action.get("value", "")), c.Cancel)
+        reply = await run_button(ctx, user, str(action.get("value", "")), c.Cancel)
         await publish(client, user, _outcome(reply))
 
     app.event("app_home_opened")(on_opened)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.core.models import Job, JobResource, JobState
-from bot.core.service import Service
 from bot.core.slurm.client import SlurmClient
 from bot.errors import UsageError
+from bot.runtime import Runtime
 from labkit import ALICE, BOB, Lab, eventually, wait_state
 
 pytestmark = pytest.mark.lab
@@ -15,18 +15,18 @@ pytestmark = pytest.mark.lab
 DONE = {JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED}
 
 
-def _client(service: Service, user: str = ALICE, cluster: str = "lab") -> SlurmClient:
-    return service.client(user, cluster)[1]
+def _client(rt: Runtime, user: str = ALICE, cluster: str = "lab") -> SlurmClient:
+    return rt.clusters.client(user, cluster)[1]
 
 
-async def _submit(service: Service, command: str, user: str = ALICE, **res: object) -> str:
+async def _submit(rt: Runtime, command: str, user: str = ALICE, **res: object) -> str:
     job = Job(name="labtest", command=command, resources=JobResource.model_validate(res))
-    return await _client(service, user).submit(service.renderer.render(job))
+    return await _client(rt, user).submit(rt.jobs.renderer.render(job))
 
 
-async def test_job_runs_then_completes_with_exit_code(service: Service) -> None:
-    client = _client(service)
-    job_id = await _submit(service, "sleep 4; echo finished", partition="cpu")
+async def test_job_runs_then_completes_with_exit_code(rt: Runtime) -> None:
+    client = _client(rt)
+    job_id = await _submit(rt, "sleep 4; echo finished", partition="cpu")
     running = await wait_state(client, job_id, {JobState.RUNNING, *DONE})
     assert running.state == JobState.RUNNING, running
     assert running.user == "alice" and running.partition == "cpu"
@@ -35,16 +35,16 @@ async def test_job_runs_then_completes_with_exit_code(service: Service) -> None:
     assert done.source == "sacct"
 
 
-async def test_failing_job_reports_failed_with_its_exit_code(service: Service) -> None:
-    client = _client(service)
-    job_id = await _submit(service, "echo about to fail; exit 3", partition="cpu")
+async def test_failing_job_reports_failed_with_its_exit_code(rt: Runtime) -> None:
+    client = _client(rt)
+    job_id = await _submit(rt, "echo about to fail; exit 3", partition="cpu")
     done = await wait_state(client, job_id, DONE)
     assert done.state == JobState.FAILED and done.exit_code == "3:0", done
 
 
-async def test_cancel_own_job_and_refuse_another_users(service: Service) -> None:
-    alice, bob = _client(service), _client(service, BOB)
-    job_id = await _submit(service, "sleep 120", partition="cpu")
+async def test_cancel_own_job_and_refuse_another_users(rt: Runtime) -> None:
+    alice, bob = _client(rt), _client(rt, BOB)
+    job_id = await _submit(rt, "sleep 120", partition="cpu")
     await wait_state(alice, job_id, {JobState.RUNNING, JobState.PENDING})
     with pytest.raises(UsageError, match=r"belongs to alice; you can only cancel your own jobs"):
         await bob.cancel(job_id)
@@ -59,24 +59,24 @@ async def test_cancel_own_job_and_refuse_another_users(service: Service) -> None
         await alice.cancel("987654")
 
 
-async def test_tail_reads_the_output_path_slurm_reports(service: Service) -> None:
-    client = _client(service)
-    job_id = await _submit(service, "for i in 1 2 3 4 5; do echo line$i; done", partition="cpu")
+async def test_tail_reads_the_output_path_slurm_reports(rt: Runtime) -> None:
+    client = _client(rt)
+    job_id = await _submit(rt, "for i in 1 2 3 4 5; do echo line$i; done", partition="cpu")
     await wait_state(client, job_id, DONE)
     out = await eventually(lambda: client.tail(job_id, 2), lambda o: "line5" in o.text, timeout=20)
     assert out.path == f"/home/alice/slurm-{job_id}.out" and out.cut_to is None
     assert out.text.splitlines() == ["line4", "line5"]
 
 
-async def test_resources_show_lab_gpus_and_follow_a_gpu_job(service: Service) -> None:
-    client = _client(service)
+async def test_resources_show_lab_gpus_and_follow_a_gpu_job(rt: Runtime) -> None:
+    client = _client(rt)
     snap = await client.resources()
     gpu = next(p for p in snap.partitions if p.partition == "gpu")
     assert gpu.gpus_total == 8 and {n.node for n in gpu.nodes} == {"node1", "node2"}
     cpu = next(p for p in snap.partitions if p.partition == "cpu")
     assert cpu.gpus_total == 0
     before = gpu.gpus_free
-    job_id = await _submit(service, "sleep 60", partition="gpu", gpus_per_node=2)
+    job_id = await _submit(rt, "sleep 60", partition="gpu", gpus_per_node=2)
     try:
         await wait_state(client, job_id, {JobState.RUNNING})
         during = await eventually(
@@ -87,9 +87,9 @@ async def test_resources_show_lab_gpus_and_follow_a_gpu_job(service: Service) ->
         await client.cancel(job_id)
 
 
-async def test_multi_node_job_counts_gpus_on_every_node(service: Service) -> None:
-    client = _client(service)
-    job_id = await _submit(service, "sleep 60", partition="gpu", nodes=2, gpus_per_node=1)
+async def test_multi_node_job_counts_gpus_on_every_node(rt: Runtime) -> None:
+    client = _client(rt)
+    job_id = await _submit(rt, "sleep 60", partition="gpu", nodes=2, gpus_per_node=1)
     try:
         info = await wait_state(client, job_id, {JobState.RUNNING})
         assert info.gpus == 2 and info.nodes == 2
@@ -100,8 +100,8 @@ async def test_multi_node_job_counts_gpus_on_every_node(service: Service) -> Non
         await client.cancel(job_id)
 
 
-async def test_drained_node_gpus_are_not_free(service: Service, lab: Lab) -> None:
-    client = _client(service)
+async def test_drained_node_gpus_are_not_free(rt: Runtime, lab: Lab) -> None:
+    client = _client(rt)
     await lab.sh("scontrol", "update", "nodename=node2", "state=drain", "reason=srunx-test")
     try:
         snap = await client.resources("gpu")
@@ -114,15 +114,15 @@ async def test_drained_node_gpus_are_not_free(service: Service, lab: Lab) -> Non
         await lab.sh("scontrol", "update", "nodename=node2", "state=resume")
 
 
-async def test_unknown_partition_lists_the_real_ones(service: Service) -> None:
+async def test_unknown_partition_lists_the_real_ones(rt: Runtime) -> None:
     with pytest.raises(UsageError, match=r"unknown partition `gpux` on lab; partitions: cpu, gpu"):
-        await _client(service).check_partition("gpux")
+        await _client(rt).check_partition("gpux")
 
 
-async def test_array_tasks_keep_string_ids(service: Service) -> None:
-    client = _client(service)
+async def test_array_tasks_keep_string_ids(rt: Runtime) -> None:
+    client = _client(rt)
     job = Job(name="arr", command="echo task $SLURM_ARRAY_TASK_ID")
-    script = service.renderer.render(job).replace(
+    script = rt.jobs.renderer.render(job).replace(
         "#SBATCH --job-name=arr", "#SBATCH --job-name=arr\n#SBATCH --array=1-3\n#SBATCH -p cpu"
     )
     job_id = await client.submit(script)
@@ -132,9 +132,9 @@ async def test_array_tasks_keep_string_ids(service: Service) -> None:
     assert task.job_id == f"{job_id}_2" and task.state == JobState.COMPLETED
 
 
-async def test_history_has_usage_columns(service: Service) -> None:
-    client = _client(service)
-    job_id = await _submit(service, "exit 2", partition="cpu")
+async def test_history_has_usage_columns(rt: Runtime) -> None:
+    client = _client(rt)
+    job_id = await _submit(rt, "exit 2", partition="cpu")
     await wait_state(client, job_id, DONE)
     records = await eventually(  # accounting lags slurmctld by a second or two
         lambda: client.history("alice", "now-1hours"), lambda rs: job_id in {r.job_id for r in rs}

@@ -6,30 +6,30 @@ from __future__ import annotations
 import pytest
 
 from bot.core.models import Job, JobResource, JobState
-from bot.core.service import Service
+from bot.runtime import Runtime
 from labkit import ALICE, Lab, eventually, wait_state
 
 pytestmark = pytest.mark.lab
 
 
-async def _running_job(service: Service) -> str:
-    _, client = service.client(ALICE, "lab")
+async def _running_job(rt: Runtime) -> str:
+    _, client = rt.clusters.client(ALICE, "lab")
     job = Job(name="outage", command="sleep 90", resources=JobResource(partition="cpu"))
-    job_id = await client.submit(service.renderer.render(job))
+    job_id = await client.submit(rt.jobs.renderer.render(job))
     await wait_state(client, job_id, {JobState.RUNNING})
     return job_id
 
 
-async def test_slurmctld_down_gives_unknown_then_recovers(service: Service, lab: Lab) -> None:
-    _, client = service.client(ALICE, "lab")
-    job_id = await _running_job(service)
+async def test_slurmctld_down_gives_unknown_then_recovers(rt: Runtime, lab: Lab) -> None:
+    _, client = rt.clusters.client(ALICE, "lab")
+    job_id = await _running_job(rt)
     await lab.fault("ctld-down")
     try:
         info = await client.job(job_id)
         assert info.state == JobState.UNKNOWN, info
         assert info.last_known in (JobState.RUNNING, JobState.PENDING)
         assert "slurmctld" in info.reason and "Unable to contact slurm controller" in info.reason
-        reply = await service.handle(ALICE, f"status {job_id}")
+        reply = await rt.dispatch.handle(ALICE, f"status {job_id}")
         assert reply.kind == "status" and "FAILED" not in reply.model_dump_json()
     finally:
         await lab.fault("ctld-up")
@@ -38,16 +38,16 @@ async def test_slurmctld_down_gives_unknown_then_recovers(service: Service, lab:
     await client.cancel(job_id)
 
 
-async def test_sshd_gone_gives_unknown_then_reconnects(service: Service, lab: Lab) -> None:
-    _, client = service.client(ALICE, "lab")
-    job_id = await _running_job(service)
+async def test_sshd_gone_gives_unknown_then_reconnects(rt: Runtime, lab: Lab) -> None:
+    _, client = rt.clusters.client(ALICE, "lab")
+    job_id = await _running_job(rt)
     await lab.fault("sshd-cut")
     try:
         for _ in range(2):  # the drop, then a refused reconnect
             info = await client.job(job_id)
             assert info.state == JobState.UNKNOWN and info.last_known is None, info
             assert "127.0.0.1" in info.reason
-        reply = await service.handle(ALICE, "resources")
+        reply = await rt.dispatch.handle(ALICE, "resources")
         assert reply.kind == "error" and "127.0.0.1:2222 refused" in reply.model_dump_json()
     finally:
         await lab.fault("sshd-up")
@@ -58,8 +58,8 @@ async def test_sshd_gone_gives_unknown_then_reconnects(service: Service, lab: La
     await client.cancel(job_id)
 
 
-async def test_accounting_down_still_never_guesses(service: Service, lab: Lab) -> None:
-    _, client = service.client(ALICE, "lab")
+async def test_accounting_down_still_never_guesses(rt: Runtime, lab: Lab) -> None:
+    _, client = rt.clusters.client(ALICE, "lab")
     await lab.fault("dbd-down")
     try:
         info = await client.job("987650")  # unknown to slurmctld, accounting unreadable

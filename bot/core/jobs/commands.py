@@ -1,0 +1,104 @@
+"""The job commands, each run as the caller's own cluster account."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.config import ClusterConfig
+from bot.core import commands as c
+from bot.core import replies as r
+from bot.core.access import Access
+from bot.core.clusters import Clusters
+from bot.core.models import JobState
+from bot.core.script import ScriptRenderer
+from bot.core.slurm.client import SlurmClient
+from bot.errors import AccessDenied, BotError, UsageError
+
+log = logging.getLogger(__name__)
+
+JobCommand = (
+    c.SubmitForm | c.Submit | c.Status | c.ListJobs | c.Cancel | c.Tail | c.Resources | c.History
+)
+JOB_COMMANDS = (
+    c.SubmitForm, c.Submit, c.Status, c.ListJobs, c.Cancel, c.Tail, c.Resources, c.History
+)  # fmt: skip
+
+
+class Jobs:
+    def __init__(self, access: Access, clusters: Clusters, renderer: ScriptRenderer) -> None:
+        self.access = access
+        self.clusters = clusters
+        self.renderer = renderer
+
+    async def run(self, user_id: str, cmd: JobCommand) -> r.Reply:
+        cluster, client = self.clusters.client(user_id, cmd.cluster)
+        account = self.access.account(user_id)
+        match cmd:
+            case c.SubmitForm():
+                try:
+                    partitions = await client.partitions()
+                except BotError:
+                    partitions = []  # the form then asks for the partition as text
+                return r.SubmitFormReply(
+                    cluster=cluster.name,
+                    partitions=partitions,
+                    default_partition=cluster.default_partition,
+                )
+            case c.Submit():
+                return await self._submit(cluster, client, account, cmd)
+            case c.Status():
+                job = await client.job(cmd.job_id)
+                if job.state == JobState.NOT_FOUND:
+                    raise UsageError(f"no job {cmd.job_id} on {cluster.name}")
+                return r.StatusReply(cluster=cluster.name, job=job)
+            case c.ListJobs():
+                if cmd.all and not self.access.is_admin(user_id):
+                    raise AccessDenied("`list --all` is for admins; `list` shows your jobs")
+                jobs = await client.list_jobs(None if cmd.all else account)
+                return r.JobList(
+                    cluster=cluster.name,
+                    scope="all users" if cmd.all else account,
+                    jobs=jobs,
+                    show_gpus=cmd.gpus,
+                )
+            case c.Cancel():
+                return r.Cancelled(cluster=cluster.name, job=await client.cancel(cmd.job_id))
+            case c.Tail():
+                out = await client.tail(cmd.job_id, cmd.lines)
+                return r.TailReply(
+                    cluster=cluster.name,
+                    job_id=cmd.job_id,
+                    path=out.path,
+                    text=out.text,
+                    cut_to=out.cut_to,
+                )
+            case c.Resources():
+                return r.ResourcesReply(snapshot=await client.resources(cmd.partition))
+            case c.History():
+                records = await client.history(account, cmd.since)
+                return r.HistoryReply(
+                    cluster=cluster.name, account=account, since=cmd.since_text, records=records
+                )
+
+    async def _submit(
+        self, cluster: ClusterConfig, client: SlurmClient, account: str, cmd: c.Submit
+    ) -> r.Reply:
+        job = cmd.job
+        partition = job.resources.partition or cluster.default_partition
+        if partition:
+            await client.check_partition(partition)
+            job = job.model_copy(
+                update={"resources": job.resources.model_copy(update={"partition": partition})}
+            )
+        script = self.renderer.render(job)
+        if cmd.dry_run:
+            return r.DryRun(cluster=cluster.name, script=script)
+        job_id = await client.submit(script)
+        log.info("submitted job %s on %s as %s", job_id, cluster.name, account)
+        return r.Submitted(
+            cluster=cluster.name,
+            account=account,
+            job_id=job_id,
+            job=job,
+            notify_channel=cmd.notify_channel,
+        )

@@ -1,0 +1,87 @@
+"""What features post through. The Slack notifier implements all of it; tests record it; the
+console has no channels to post into. Features take the narrowest part they use: GPU alerts
+and scheduled reports need only `Poster`, job threads need `ThreadOutbox`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.core.models import JobInfo
+from bot.core.replies import Reply
+from bot.core.watches import JobThread
+from bot.errors import UsageError
+
+
+@dataclass(frozen=True)
+class ThreadPost:
+    """One reply in a job's thread. `seq`: the transition it posts (marked on the message, so
+    a restarted bot can find it); `before_send` runs as the message leaves, after any queueing
+    for the channel; `final`: the job's end (broadcast to the channel when asked)."""
+
+    text: str
+    final: bool = False
+    seq: int | None = None
+    before_send: Callable[[], Awaitable[None]] | None = None
+
+
+class Poster(Protocol):
+    async def post(self, channel: str, reply: Reply) -> str:
+        """Post a reply as a new message in `channel`; return its ts. Raises if it was refused
+        (PostRefused, with what to do about it)."""
+        ...
+
+
+class ThreadOutbox(Protocol):
+    """A job's card and thread, and notices about a cluster's outages."""
+
+    async def post_card(
+        self, channel: str, thread_ts: str | None, cluster: str, job: JobInfo
+    ) -> str:
+        """Post a job's card; return its ts."""
+        ...
+
+    async def update_card(self, thread: JobThread, job: JobInfo) -> None: ...
+
+    async def post_reply(self, thread: JobThread, post: ThreadPost) -> None:
+        """Reply in the job's thread."""
+        ...
+
+    async def posted_in_thread(self, thread: JobThread, seq: int) -> bool:
+        """Whether transition `seq` is in the thread; False when the thread cannot be read."""
+        ...
+
+    async def post_notice(self, channel: str, text: str) -> None: ...
+
+
+class Outbox(Poster, ThreadOutbox, Protocol):
+    """Everything a surface with channels delivers for the features."""
+
+
+class Nowhere:
+    """The outbox of a surface without channels (the console, `bot check`). Commands that
+    post are refused before they get here (see dispatch); this only guards the rule."""
+
+    def _refuse(self) -> UsageError:
+        return UsageError("this posts into Slack: use it in Slack (`bot serve`)")
+
+    async def post(self, channel: str, reply: Reply) -> str:
+        raise self._refuse()
+
+    async def post_card(
+        self, channel: str, thread_ts: str | None, cluster: str, job: JobInfo
+    ) -> str:
+        raise self._refuse()
+
+    async def update_card(self, thread: JobThread, job: JobInfo) -> None:
+        raise self._refuse()
+
+    async def post_reply(self, thread: JobThread, post: ThreadPost) -> None:
+        raise self._refuse()
+
+    async def posted_in_thread(self, thread: JobThread, seq: int) -> bool:
+        return False
+
+    async def post_notice(self, channel: str, text: str) -> None:
+        raise self._refuse()

@@ -1,0 +1,1 @@
+"""Cluster reports: building one (`report now`) and posting them on schedules."""

@@ -1,0 +1,184 @@
+"""The composition root: the one place that builds every part, in order.
+
+config -> store -> access, prefs, clusters -> features (jobs, the Home, job threads and
+watches, GPU watches, reports) posting through an outbox -> dispatch -> the poll schedule
+-> a surface: the Slack app (`bot serve`) or the console. A new feature is built here and
+routed in bot/core/dispatch.py; nothing else needs to know it.
+
+Slack, aiohttp and APScheduler load only on the paths that use them: the console stays light.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.config import Config, state_dir
+from bot.core.access import Access
+from bot.core.audit import AuditLog
+from bot.core.clusters import Clusters
+from bot.core.dispatch import Dispatch
+from bot.core.following.commands import WatchCommands
+from bot.core.following.gpus import GpuWatcher
+from bot.core.following.monitor import JobMonitor
+from bot.core.jobs.commands import Jobs
+from bot.core.jobs.home import Home
+from bot.core.ports import Nowhere, Outbox
+from bot.core.prefs import Prefs
+from bot.core.reporting.scheduler import ReportScheduler
+from bot.core.reports import ReportStore
+from bot.core.script import ScriptRenderer
+from bot.core.store import Store
+from bot.core.watches import WatchStore
+from bot.transport.pool import TransportPool
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.core.poll import Tick
+    from bot.slack.settings import SlackSettings
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """Every part of one running bot. Build it with `open` (prefs are read from the store
+    before the first command); `close` releases the cluster connections and the store."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        outbox: Outbox,
+        *,
+        pool: TransportPool | None = None,
+        audit: AuditLog | None = None,
+        renderer: ScriptRenderer | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.outbox = outbox
+        self.access = Access(config.access)
+        self.prefs = Prefs(store)
+        self.clusters = Clusters(config, self.access, self.prefs, pool or TransportPool())
+        self.threads = WatchStore(store)  # job threads and watches
+        report_store = ReportStore(store)
+        renderer = renderer or ScriptRenderer(config.templates, config.templates_dir)
+        self.jobs = Jobs(self.access, self.clusters, renderer)
+        self.home = Home(self.access, self.clusters, self.threads, report_store)
+        self.monitor = JobMonitor(self.access, self.clusters, self.threads, outbox, config.notify)
+        self.gpus = GpuWatcher(self.access, self.clusters, self.threads, outbox, config.notify)
+        self.watches = WatchCommands(self.access, self.clusters, self.monitor, self.gpus)
+        self.reports = ReportScheduler(
+            self.access, self.clusters, report_store, outbox, config.reports
+        )
+        self.dispatch = Dispatch(
+            config, self.access, self.clusters, self.jobs, self.watches, self.reports, audit
+        )
+        self._scratch: Path | None = None  # the console's session-only state
+
+    @classmethod
+    async def open(
+        cls,
+        config: Config,
+        store: Store | None = None,
+        outbox: Outbox | None = None,
+        *,
+        pool: TransportPool | None = None,
+        audit: AuditLog | None = None,
+        renderer: ScriptRenderer | None = None,
+    ) -> Runtime:
+        """With no store, state lives for this process only (the console); with no outbox,
+        nothing can be posted (commands that post say where they work)."""
+        scratch = None if store is not None else Path(tempfile.mkdtemp(prefix="srunx-bot-"))
+        if scratch is not None:
+            store = Store(scratch / "state.json")
+        assert store is not None
+        rt = cls(config, store, outbox or Nowhere(), pool=pool, audit=audit, renderer=renderer)
+        rt._scratch = scratch
+        await rt.prefs.load()
+        return rt
+
+    @property
+    def ticks(self) -> list[Tick]:
+        """One poll of a cluster, in order: job threads and watches, then GPU watches."""
+        return [self.monitor.tick, self.gpus.tick]
+
+    async def start_polling(self) -> AsyncIOScheduler:
+        """The poll schedule (one job per cluster running `ticks`) and every scheduled
+        report's next slot."""
+        from bot.core.poll import start_polling
+
+        return await start_polling(
+            self.config.cluster_names,
+            self.config.notify.poll_interval,
+            self.ticks,
+            self.reports,
+        )
+
+    def slack_app(self, client: AsyncWebClient, settings: SlackSettings, *, http: bool) -> AsyncApp:
+        """The Bolt app on these parts; `client` is the one the outbox posts through."""
+        from bot.slack.app import build_app
+        from bot.slack.context import SlackContext
+        from bot.slack.delivery import Delivery
+
+        ctx = SlackContext(
+            dispatch=self.dispatch,
+            access=self.access,
+            home=self.home,
+            threads=self.threads,
+            delivery=Delivery(self.monitor),
+            cluster_names=self.config.cluster_names,
+        )
+        return build_app(ctx, client, settings, http=http)
+
+    async def close(self) -> None:
+        try:
+            await self.clusters.close()
+        finally:
+            self.store.close()
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+def audit_log() -> AuditLog:
+    return AuditLog(state_dir() / "audit.jsonl")
+
+
+async def console(config: Config) -> Runtime:
+    """The console's parts: audited like Slack, with session-only state and no channels."""
+    return await Runtime.open(config, audit=audit_log())
+
+
+def check_clusters(config: Config) -> Clusters:
+    """`bot check`: only the cluster clients (no state, no features)."""
+    access = Access(config.access)
+    return Clusters(config, access, Prefs(), TransportPool())
+
+
+async def serve(
+    config: Config, settings: SlackSettings, *, http: bool, host: str, port: int
+) -> None:
+    """`bot serve`: the state file, the Slack client the outbox and the app share, the poll
+    schedule, then Slack's requests until cancelled."""
+    from bot.slack import app as slack
+    from bot.slack.notifier import SlackNotifier
+
+    client = slack.web_client(settings)
+    store = Store(state_dir() / "state.json")
+    rt = await Runtime.open(config, store, SlackNotifier(client), audit=audit_log())
+    try:
+        app = rt.slack_app(client, settings, http=http)
+        log.info("Slack bot %s", await slack.check_token(app))
+        scheduler = await rt.start_polling()
+        try:
+            await slack.run(app, settings, http=http, host=host, port=port)
+        finally:
+            scheduler.shutdown(wait=False)
+    finally:
+        await rt.close()

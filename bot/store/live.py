@@ -1,0 +1,80 @@
+"""Live records in memory, as their JSON text (compact, and a file is written by joining the
+texts), spread over shards by key, with the declared indexes kept up to date."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+from bot.store.port import Doc, Fields, Spec
+
+
+def dumps(doc: Doc) -> str:
+    return json.dumps(doc, separators=(",", ":"))
+
+
+def table_text(name: str, texts: Iterator[str] | list[str]) -> str:
+    """A TinyDB file with one table (TinyDB can open every file the store writes)."""
+    rows = ",".join(f'"{i}":{text}' for i, text in enumerate(texts, 1))
+    return f'{{"{name}":{{{rows}}}}}'
+
+
+def values(doc: Doc, fields: Fields) -> tuple[Any, ...]:
+    return tuple(doc.get(f) for f in fields)
+
+
+class Live:
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        self.shards: list[dict[str, str]] = [{} for _ in range(spec.shards)]
+        self._index: dict[Fields, dict[tuple[Any, ...], set[str]]] = {
+            f: {} for f in (*spec.indexes, *spec.unique)
+        }
+
+    def shard_of(self, key: str) -> int:
+        return zlib.crc32(key.encode()) % len(self.shards)
+
+    def get(self, key: str) -> str | None:
+        return self.shards[self.shard_of(key)].get(key)
+
+    def put(self, doc: Doc) -> int:
+        """Add or replace; returns the shard written."""
+        key = str(doc[self.spec.key])
+        i = self.shard_of(key)
+        old = self.shards[i].get(key)
+        if old is not None:
+            self._unindex(key, json.loads(old))
+        self.shards[i][key] = dumps(doc)
+        for fields, index in self._index.items():
+            index.setdefault(values(doc, fields), set()).add(key)
+        return i
+
+    def pop(self, key: str) -> int | None:
+        """Remove; returns the shard written, None when there was no such record."""
+        i = self.shard_of(key)
+        old = self.shards[i].pop(key, None)
+        if old is None:
+            return None
+        self._unindex(key, json.loads(old))
+        return i
+
+    def keys(self, fields: Fields, match: tuple[Any, ...]) -> list[str]:
+        return sorted(self._index[fields].get(match, ()))
+
+    def texts(self) -> Iterator[tuple[str, str]]:
+        for shard in self.shards:
+            yield from shard.items()
+
+    def render(self, shard: int) -> str:
+        return table_text(self.spec.name, list(self.shards[shard].values()))
+
+    def _unindex(self, key: str, doc: Doc) -> None:
+        for fields, index in self._index.items():
+            v = values(doc, fields)
+            keys = index.get(v)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del index[v]
