@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from bot.core.ports import ThreadPost
-from bot.core.watches import JobThread
+from bot.core.records import JobThread
 from bot.slack.app import web_client
 from bot.slack.notifier import SlackNotifier
 from slack_standin import SlackStandIn

@@ -14,8 +14,9 @@ from pathlib import Path
 from tinydb import TinyDB
 
 from bot.config import parse_config
+from bot.core.records import JobThread, Watch
 from bot.core.store import Store
-from bot.core.watches import JobThread, Watch, WatchStore
+from bot.core.watches.store import WatchStore
 from bot.runtime import Runtime
 
 

@@ -19,9 +19,10 @@ from poll_cost import counted_runtime  # the same command-counting transport
 
 from bot.config import NotifyConfig
 from bot.core import replies as r
-from bot.core.following.gpus import GpuWatcher
+from bot.core.records import Watch
 from bot.core.store import Store
-from bot.core.watches import Watch, WatchStore
+from bot.core.watches.gpus import GpuWatcher
+from bot.core.watches.store import WatchStore
 from labkit import ALICE, Lab
 
 WATCHES = 1000

@@ -18,10 +18,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from bot.config import NotifyConfig
-from bot.core.following.monitor import JobMonitor
+from bot.core.records import JobThread
 from bot.core.slurm.client import SlurmClient
 from bot.core.store import Store
-from bot.core.watches import JobThread, WatchStore
+from bot.core.watches.monitor import JobMonitor
+from bot.core.watches.store import WatchStore
 from bot.runtime import Runtime
 from bot.transport.base import CommandResult, Transport
 from labkit import ALICE, Lab, Recorder

@@ -43,7 +43,7 @@ GOALS = {"lookup": 2.0, "transition": 20.0, "tick": 200.0, "start-up": 2000.0, "
 
 
 def thread(i: int, done: bool = False) -> Doc:
-    """A job thread as the bot stores it (bot/core/watches.py's JobThread, dumped)."""
+    """A job thread as the bot stores it (bot/core/watches/store.py's JobThread, dumped)."""
     return {
         "cluster": "lab",
         "job_id": str(100000 + i),
@@ -123,7 +123,7 @@ async def load(mode: str, where: Path) -> None:
         import bot.slack.app  # noqa: F401
     if mode == "before":
         from bot.core.store import Store
-        from bot.core.watches import WatchStore
+        from bot.core.watches.store import WatchStore
     base = rss_mb()
     t0 = time.perf_counter()
     if mode == "before":  # TinyDB without a cache keeps nothing: each query re-reads it all
@@ -191,8 +191,9 @@ async def after(recorded: int, live: int, samples: int, where: Path) -> dict[str
 
 
 async def before(recorded: int, live: int, samples: int, where: Path) -> dict[str, Any]:
+    from bot.core.records import JobThread
     from bot.core.store import Store
-    from bot.core.watches import JobThread, WatchStore
+    from bot.core.watches.store import WatchStore
 
     store = Store(where)
     docs = [thread(i, done=i < recorded - live) for i in range(recorded)]

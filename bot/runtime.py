@@ -21,18 +21,18 @@ from bot.core.access import Access
 from bot.core.audit import AuditLog
 from bot.core.clusters import Clusters
 from bot.core.dispatch import Dispatch
-from bot.core.following.commands import WatchCommands
-from bot.core.following.gpus import GpuWatcher
-from bot.core.following.monitor import JobMonitor
 from bot.core.jobs.commands import Jobs
 from bot.core.jobs.home import Home
 from bot.core.ports import Nowhere, Outbox
 from bot.core.prefs import Prefs
-from bot.core.reporting.scheduler import ReportScheduler
-from bot.core.reports import ReportStore
+from bot.core.reports.scheduler import ReportScheduler
+from bot.core.reports.store import ReportStore
 from bot.core.script import ScriptRenderer
 from bot.core.store import Store
-from bot.core.watches import WatchStore
+from bot.core.watches.commands import WatchCommands
+from bot.core.watches.gpus import GpuWatcher
+from bot.core.watches.monitor import JobMonitor
+from bot.core.watches.store import WatchStore
 from bot.transport.pool import TransportPool
 
 if TYPE_CHECKING:

@@ -18,8 +18,8 @@ from bot.config import Config, parse_config
 from bot.core import replies as r
 from bot.core.models import JobInfo, JobState
 from bot.core.ports import ThreadPost
+from bot.core.records import JobThread
 from bot.core.slurm.client import SlurmClient
-from bot.core.watches import JobThread
 
 LAB_SCRIPTS = Path(__file__).resolve().parent / "lab"
 ALICE, BOB, ADMIN, STRANGER = "U0ALICE", "U0BOB", "U0ADMIN", "U0NOBODY"

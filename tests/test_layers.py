@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 BOT = Path(__file__).resolve().parent.parent / "bot"
-FEATURES = ("bot.core.jobs", "bot.core.following", "bot.core.reporting", "bot.core.dispatch")
+FEATURES = ("bot.core.jobs", "bot.core.watches", "bot.core.reports", "bot.core.dispatch")
 ABOVE_CORE = ("bot.cli", "bot.runtime", "bot.slack", "bot.console", "bot.render")
 # importer prefix -> what it must not import
 FORBIDDEN: dict[str, tuple[str, ...]] = {

@@ -17,10 +17,10 @@ from bot.core import replies as r
 from bot.core.access import Access, error_reply
 from bot.core.audit import AuditLog
 from bot.core.clusters import Clusters
-from bot.core.following.commands import WATCH_COMMANDS, WatchCommands
 from bot.core.grammar import help_text, parse
 from bot.core.jobs.commands import JOB_COMMANDS, Jobs
-from bot.core.reporting.scheduler import REPORT_COMMANDS, ReportScheduler
+from bot.core.reports.scheduler import REPORT_COMMANDS, ReportScheduler
+from bot.core.watches.commands import WATCH_COMMANDS, WatchCommands
 from bot.errors import AccessDenied, BotError, UsageError
 
 log = logging.getLogger(__name__)

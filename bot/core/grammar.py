@@ -183,7 +183,7 @@ def _interval(text: str, digits: str, unit: str) -> int:
 
 
 def _check_crontab(line: str) -> None:
-    from bot.core.reports import crontab_trigger  # APScheduler's own crontab parser
+    from bot.core.schedules import crontab_trigger  # APScheduler's own crontab parser
 
     if len(line) > MAX_CRONTAB:
         raise ValueError(f"invalid crontab: at most {MAX_CRONTAB} characters")

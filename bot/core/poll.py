@@ -11,7 +11,7 @@ from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.core.reporting.scheduler import ReportScheduler
+from bot.core.reports.scheduler import ReportScheduler
 
 log = logging.getLogger(__name__)
 

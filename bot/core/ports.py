@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.core.models import JobInfo
+from bot.core.records import JobThread
 from bot.core.replies import Reply
-from bot.core.watches import JobThread
 from bot.errors import UsageError
 
 

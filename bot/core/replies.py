@@ -15,8 +15,8 @@ from bot.core.models import (
     QueueSummary,
     ResourceSnapshot,
 )
-from bot.core.reports import ReportSchedule
-from bot.core.watches import Watch
+from bot.core.records import Watch
+from bot.core.schedules import ReportSchedule
 
 
 def where(channel: str) -> str:

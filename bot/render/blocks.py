@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.core import replies as r
 from bot.core.jobtext import cut_note
 from bot.core.models import JobInfo, JobState
-from bot.core.watches import Watch
+from bot.core.records import Watch
 from bot.render.buttons import job_buttons
 from bot.render.card import job_fields, job_note, state_text
 from bot.render.kit import (

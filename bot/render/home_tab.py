@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 from bot.core import replies as r
 from bot.core.models import JobInfo, JobState
-from bot.core.reports import ReportSchedule
-from bot.core.watches import Watch
+from bot.core.records import Watch
+from bot.core.schedules import ReportSchedule
 from bot.render.blocks import STATE_EMOJI
 from bot.render.buttons import cancel_button
 from bot.render.card import state_text

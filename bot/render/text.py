@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from bot.core import replies as r
 from bot.core.jobtext import cut_note
 from bot.core.models import JobInfo, JobState, PartitionResources, QueueJob, QueueSummary
-from bot.core.reports import wait_text
 from bot.render.card import job_fields, job_note, state_text
 
 
@@ -256,3 +255,17 @@ def render_text(reply: r.Reply) -> str:
             lines += [f"  report {x.id}: {x.when}" for x in reply.reports]
             return "\n".join(lines + [f"  problem: {p}" for p in reply.problems])
     raise TypeError(f"no text rendering for {type(reply).__name__}")
+
+
+def wait_text(seconds: int | None) -> str:
+    """`2d 3h`, `1h 05m`, `4m`: how long a job has waited."""
+    if seconds is None:
+        return "-"
+    d, rest = divmod(seconds, 86400)
+    h, rest = divmod(rest, 3600)
+    m = rest // 60
+    if d:
+        return f"{d}d {h}h"
+    if h:
+        return f"{h}h {m:02d}m"
+    return f"{m}m" if m else f"{seconds}s"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from bot.core.access import Access
 from bot.core.dispatch import Dispatch
 from bot.core.jobs.home import Home
-from bot.core.watches import WatchStore
+from bot.core.watches.store import WatchStore
 from bot.slack.dedup import RecentIds
 from bot.slack.delivery import Delivery
 

@@ -23,7 +23,7 @@ from slack_bolt.async_app import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import replies as r
-from bot.core.following.monitor import JobMonitor
+from bot.core.watches.monitor import JobMonitor
 from bot.render.blocks import render_blocks
 from bot.render.kit import section
 from bot.slack.failures import SLACK_FAILURES, slack_down, slack_error

@@ -20,8 +20,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.models import JobInfo
 from bot.core.ports import ThreadPost
+from bot.core.records import JobThread
 from bot.core.replies import Reply, StatusReply
-from bot.core.watches import JobThread
 from bot.errors import PostRefused
 from bot.render.blocks import render_blocks
 from bot.render.kit import section

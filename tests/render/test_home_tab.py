@@ -7,8 +7,8 @@ from typing import Any
 
 from bot.core import replies as r
 from bot.core.models import JobInfo, JobState, PartitionResources, ResourceSnapshot
-from bot.core.reports import ReportSchedule
-from bot.core.watches import Watch
+from bot.core.records import Watch
+from bot.core.schedules import ReportSchedule
 from bot.render.buttons import job_value, read_job_value
 from bot.render.home_tab import MAX_VIEW_BLOCKS, error_view, home_view
 from slack_standin import check_blocks

@@ -16,8 +16,8 @@ from bot.core.models import (
     PartitionResources,
     ResourceSnapshot,
 )
+from bot.core.records import Watch
 from bot.core.slurm.client import Output
-from bot.core.watches import Watch
 from bot.render.blocks import render_blocks
 from bot.render.text import render_text, table
 

@@ -12,7 +12,7 @@ import urllib.parse
 import pytest
 
 from bot.core.models import JobState
-from bot.core.watches import JobThread
+from bot.core.records import JobThread
 from bot.runtime import Runtime
 from labkit import ADMIN, ALICE, BOB, STRANGER, eventually, wait_state
 from slack_standin import Call, SlackStandIn, sign, slash_command_body

@@ -8,8 +8,9 @@ import asyncio
 from bot.core import replies as r
 from bot.core.access import Access
 from bot.core.clusters import Clusters
-from bot.core.reports import ReportStore, read_part
-from bot.core.watches import WatchStore
+from bot.core.partial import read_part
+from bot.core.reports.store import ReportStore
+from bot.core.watches.store import WatchStore
 
 
 class Home:

@@ -7,11 +7,11 @@ from bot.core import commands as c
 from bot.core import replies as r
 from bot.core.access import Access
 from bot.core.clusters import Clusters
-from bot.core.following.gpus import GpuWatcher
-from bot.core.following.monitor import JobMonitor, array_parent
 from bot.core.models import JobInfo, JobState
+from bot.core.records import JobThread, Watch
 from bot.core.replies import where
-from bot.core.watches import JobThread, Watch
+from bot.core.watches.gpus import GpuWatcher
+from bot.core.watches.monitor import JobMonitor, array_parent
 from bot.errors import AccessDenied, SlurmError, UsageError
 
 WatchCommand = c.WatchJob | c.WatchMine | c.ListWatches | c.Unwatch | c.WatchGpus

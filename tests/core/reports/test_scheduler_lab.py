@@ -17,8 +17,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.core import commands as c
 from bot.core import replies as r
 from bot.core.models import Job, JobResource, JobState
-from bot.core.reporting.scheduler import ReportScheduler
-from bot.core.reports import ReportStore
+from bot.core.reports.scheduler import ReportScheduler
+from bot.core.reports.store import ReportStore
 from bot.core.slurm.parse import tres_gpu_count
 from bot.core.store import Store
 from bot.errors import AccessDenied, UsageError

@@ -1,2 +1,2 @@
 """Following jobs and GPUs: job threads (the monitor), `watch`/`unwatch`/`watch mine`, and GPU
-watches. Its store is bot/core/watches.py; it posts through the ports' outboxes."""
+watches. Its store is bot/core/watches/store.py; it posts through the ports' outboxes."""

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from bot.config import NotifyConfig, parse_config
-from bot.core.following.monitor import JobMonitor
 from bot.core.models import Job, JobResource, JobState
+from bot.core.records import Watch
 from bot.core.store import Store
-from bot.core.watches import Watch, WatchStore
+from bot.core.watches.monitor import JobMonitor
+from bot.core.watches.store import WatchStore
 from bot.runtime import Runtime
 from labkit import ALICE, BOB, Lab, Recorder
 

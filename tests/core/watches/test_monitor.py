@@ -15,13 +15,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import NotifyConfig, parse_config
 from bot.core.access import Access
 from bot.core.clusters import Clusters
-from bot.core.following.monitor import JobMonitor
 from bot.core.models import JobInfo, JobState
 from bot.core.ports import ThreadPost
 from bot.core.prefs import Prefs
+from bot.core.records import JobThread
 from bot.core.slurm.client import Output, Survey
 from bot.core.store import Store
-from bot.core.watches import JobThread, WatchStore
+from bot.core.watches.monitor import JobMonitor
+from bot.core.watches.store import WatchStore
 from bot.errors import SlurmError
 from bot.slack.app import web_client
 from bot.slack.notifier import ChannelPacer, SlackNotifier

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.core import replies as r
+from bot.core.records import JobThread, Watch
 from bot.core.store import Store
-from bot.core.watches import JobThread, Watch, WatchStore
+from bot.core.watches.store import WatchStore
 from bot.runtime import Runtime
 from labkit import ADMIN, ALICE, BOB, Lab, Recorder
 from scripted import Answer, Scripted, ScriptedPool

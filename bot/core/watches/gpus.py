@@ -19,7 +19,8 @@ from bot.core.access import Access
 from bot.core.clusters import Clusters
 from bot.core.models import PartitionResources, ResourceSnapshot
 from bot.core.ports import Poster
-from bot.core.watches import Watch, WatchStore
+from bot.core.records import Watch
+from bot.core.watches.store import WatchStore
 from bot.errors import BotError, UsageError
 
 log = logging.getLogger(__name__)

@@ -15,12 +15,13 @@ from bot.core import commands as c
 from bot.core import ids
 from bot.core import replies as r
 from bot.core.models import JobState, PartitionResources, QueueJob, QueueSummary
-from bot.core.reporting.scheduler import ReportScheduler
-from bot.core.reports import ReportSchedule, ReportStore, wait_text
+from bot.core.reports.scheduler import ReportScheduler
+from bot.core.reports.store import ReportStore
+from bot.core.schedules import ReportSchedule
 from bot.core.store import Store
 from bot.errors import PostRefused
 from bot.render.blocks import render_blocks
-from bot.render.text import render_text
+from bot.render.text import render_text, wait_text
 from bot.runtime import Runtime
 
 T0 = datetime(2026, 11, 27, 8, 0, 0, tzinfo=UTC)  # a Friday
@@ -139,7 +140,7 @@ def test_report_is_one_safe_message() -> None:
 
 def test_crontab_day_numbers_mean_what_crontab_means() -> None:
     # APScheduler 3 reads 0 as Monday; crontab (and the people typing it) mean Sunday.
-    from bot.core.reports import crontab_trigger
+    from bot.core.schedules import crontab_trigger
 
     saturday = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     cases = {

@@ -20,8 +20,9 @@ from bot.core import replies as r
 from bot.core.access import Access
 from bot.core.clusters import Clusters
 from bot.core.ports import Poster
-from bot.core.reporting.build import ReportBuilder, utc_now
-from bot.core.reports import ReportSchedule, ReportStore
+from bot.core.reports.build import ReportBuilder, utc_now
+from bot.core.reports.store import ReportStore
+from bot.core.schedules import ReportSchedule
 from bot.errors import AccessDenied, UsageError
 
 if TYPE_CHECKING:  # APScheduler loads only where a scheduler runs (`bot serve`, tests)

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from bot.core import ids
-from bot.core.reports import ReportSchedule, ReportStore
+from bot.core.records import Watch
+from bot.core.reports.store import ReportStore
+from bot.core.schedules import ReportSchedule
 from bot.core.store import Store
-from bot.core.watches import Watch, WatchStore
+from bot.core.watches.store import WatchStore
 
 
 def _forced(monkeypatch: pytest.MonkeyPatch, digits: list[str]) -> None:

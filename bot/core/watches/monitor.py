@@ -20,8 +20,9 @@ from bot.core.clusters import Clusters
 from bot.core.jobtext import final_summary, time_warning_text, transition_text
 from bot.core.models import JobInfo, JobState, duration_seconds
 from bot.core.ports import ThreadOutbox, ThreadPost
+from bot.core.records import JobThread, Watch
 from bot.core.slurm.client import SlurmClient, Survey
-from bot.core.watches import JobThread, Watch, WatchStore
+from bot.core.watches.store import WatchStore
 from bot.errors import BotError
 
 log = logging.getLogger(__name__)

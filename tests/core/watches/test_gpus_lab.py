@@ -13,10 +13,11 @@ import pytest
 from bot.config import NotifyConfig
 from bot.core import commands as c
 from bot.core import replies as r
-from bot.core.following.gpus import GpuWatcher
 from bot.core.models import Job, JobResource, JobState
+from bot.core.records import Watch
 from bot.core.store import Store
-from bot.core.watches import Watch, WatchStore
+from bot.core.watches.gpus import GpuWatcher
+from bot.core.watches.store import WatchStore
 from bot.errors import UsageError
 from bot.runtime import Runtime
 from labkit import ALICE, Lab, Posts, eventually, wait_state

@@ -9,7 +9,7 @@ from bot.core import commands as c
 from bot.core import replies as r
 from bot.core.access import Access
 from bot.core.clusters import Clusters
-from bot.core.reports import take
+from bot.core.reports.parts import take
 
 
 def utc_now() -> datetime:
