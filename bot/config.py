@@ -153,9 +153,6 @@ class Config(_Strict):
     def is_admin(self, user_id: str) -> bool:
         return user_id in self.access.admins
 
-    def may_report_into(self, user_id: str, channel: str) -> bool:
-        return self.is_admin(user_id) or user_id in self.access.reports.get(channel, [])
-
 
 def _plain_errors(path: str, err: ValidationError) -> str:
     lines = [f"invalid config {path}:"]
