@@ -20,9 +20,9 @@ from poll_cost import counted_runtime  # the same command-counting transport
 from bot.config import NotifyConfig
 from bot.core import replies as r
 from bot.core.records import Watch
-from bot.core.store import Store
 from bot.core.watches.gpus import GpuWatcher
 from bot.core.watches.store import WatchStore
+from bot.store.state import open_state
 from labkit import ALICE, Lab
 
 WATCHES = 1000
@@ -43,7 +43,7 @@ async def main() -> int:
     if lab is None:
         return 2
     rt, _, counting = await counted_runtime(lab)
-    store = Store(Path(tempfile.mkdtemp()) / "state.json")
+    store = open_state(Path(tempfile.mkdtemp()) / "state")
     try:
         watches = WatchStore(store)
         # Never satisfied (more GPUs than the lab has), so every poll checks all of them.
@@ -53,7 +53,7 @@ async def main() -> int:
             ).model_dump(mode="json")
             for _ in range(WATCHES)
         ]
-        await store.run(lambda db: db.table("watches").insert_multiple(docs))
+        await store.watches.apply(docs, [])  # one write
         watcher = GpuWatcher(rt.access, rt.clusters, watches, Quiet(), NotifyConfig())
         ticks, per_tick = [], []
         for _ in range(ROUNDS):
@@ -79,7 +79,7 @@ async def main() -> int:
         print(f"  Slurm commands per report: {sorted(set(per_report))} ({dict(counting.programs)})")
         print(f"  time to the reply: {_summary(reports)}")
     finally:
-        store.close()
+        await store.close()
         await rt.close()
     return 0
 

@@ -20,10 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from bot.config import NotifyConfig
 from bot.core.records import JobThread
 from bot.core.slurm.client import SlurmClient
-from bot.core.store import Store
 from bot.core.watches.monitor import JobMonitor
 from bot.core.watches.store import WatchStore
 from bot.runtime import Runtime
+from bot.store.state import open_state
 from bot.transport.base import CommandResult, Transport
 from labkit import ALICE, Lab, Recorder
 
@@ -64,7 +64,7 @@ async def main(n: int) -> int:
         ["sbatch", "--parsable", "-p", "cpu", f"--array=0-{n - 1}", "--wrap", "sleep 600"]
     )
     array = res.stdout.strip()
-    store = Store(Path(tempfile.mkdtemp()) / "state.json")
+    store = open_state(Path(tempfile.mkdtemp()) / "state")
     watches = WatchStore(store)
     try:
         ids = [f"{array}_{i}" for i in range(n)]
@@ -82,11 +82,9 @@ async def main(n: int) -> int:
             )
             for i, j in enumerate(ids)
         ]
-        await store.run(
-            lambda db: db.table("threads").insert_multiple(
-                [{**d.model_dump(mode="json"), "key": d.key} for d in docs]
-            )
-        )
+        async with watches.batch():  # one write
+            for d in docs:
+                await watches.save_thread(d)
         monitor = JobMonitor(
             rt.access, rt.clusters, watches, Recorder(), NotifyConfig(time_limit_warning=0)
         )
@@ -110,7 +108,7 @@ async def main(n: int) -> int:
         print(f"  goal <= 2 commands per account per tick: {verdict}")
     finally:
         await client.transport.run(["scancel", array])
-        store.close()
+        await store.close()
         await rt.close()
     return 0
 

@@ -1,12 +1,16 @@
-"""Benchmark: what the state costs as job threads pile up, before (one TinyDB file, bot/core/
-store.py + WatchStore) and after (bot/store's TinyBackend: live shards in memory, history by
-hour). For 1k / 10k / 100k job threads ever recorded (1k / 10k / 10k of them live) and 10k
-watches: p50/p99 of a thread lookup by (channel, thread_ts), of one durable transition, a poll
-tick's store time with 100 transitions, start-up load time, file sizes, and RSS over the
-bare imports. Goals at 100k recorded / 10k live: lookup p99 <= 2 ms, transition <= 20 ms,
-tick <= 200 ms, start-up <= 2 s, RSS <= +25 MB (the store loaded; also shown: holding every
-open thread and watch as read, what bench/memory.py measured, most of it the records' dicts).
-Usage: uv run python bench/store_scale.py [--no-before] [--samples 1000]
+"""Benchmark: what the state costs as job threads pile up, measured through the feature
+stores the bot uses (WatchStore on bot/store's TinyDB-format files: live shards in memory,
+history by hour). For 1k / 10k / 100k job threads ever recorded (1k / 10k / 10k of them live)
+and 10k watches: p50/p99 of a thread lookup by (channel, thread_ts) (`WatchStore.thread_at`),
+of one durable transition (the monitor's intent, saved before its post), a poll tick's store
+time with 100 transitions (100 intents, each durable at once, then the tick's post-marks in one
+batch, a tenth of them final), start-up load time, file sizes, and RSS over the bare imports.
+Goals at 100k recorded / 10k live: lookup p99 <= 2 ms, transition <= 20 ms, tick <= 200 ms,
+start-up <= 2 s, RSS <= +25 MB (the state loaded; also shown: holding every open thread and
+watch as models, what bench/memory.py measures, most of it the models themselves).
+The old single-file store is gone; its figures, measured on this machine before it went
+(`BEFORE`), are printed beside the new ones.
+Usage: uv run python bench/store_scale.py [--samples 1000]
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import json
 import random
 import subprocess
@@ -25,21 +28,26 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from storekit import THREADS, WATCHES
-
-from bot.store.port import Doc
-from bot.store.tiny import TinyBackend
+from bot.core.records import JobThread
+from bot.core.watches.store import WatchStore
+from bot.store.backend import Doc
+from bot.store.state import THREADS, open_state
 
 SCALES = [(1_000, 1_000), (10_000, 10_000), (100_000, 10_000)]  # recorded, live
 N_WATCHES = 10_000
 TICK = 100  # transitions in one poll tick; a tenth of them final
-DAY = 86400.0
-# The specs the contract tests use, with the shards a 10k-live state wants.
-THREAD_SPEC = dataclasses.replace(THREADS, shards=16)
-WATCH_SPEC = dataclasses.replace(WATCHES, shards=16)
 GOALS = {"lookup": 2.0, "transition": 20.0, "tick": 200.0, "start-up": 2000.0, "RSS": 25.0}
+# The old store (one TinyDB file re-read by every query, bot/core/store.py until issue 11),
+# measured here with this bench's stage-1 version: p50 / p99 in ms; a tick estimated as one
+# open_threads and 200 saves; start-up in ms; files and RSS in MB.
+BEFORE: dict[int, dict[str, Any]] = {
+    1_000: {"lookup": (47.0, 62.3), "transition": (116.5, 131.4), "tick": 23_327,
+            "start-up": 82.7, "size": 2.9, "RSS": 2.9, "RSS held": 29.1},
+    10_000: {"lookup": (119.9, 126.6), "transition": (219.5, 245.7), "tick": 44_042,
+             "start-up": 136.1, "size": 5.5, "RSS": 3.5, "RSS held": 62.4},
+    100_000: {"lookup": (1152.2, 1165.3), "transition": (1543.3, 1588.2), "tick": 309_341,
+              "start-up": 1714.1, "size": 31.8, "RSS": 38.2, "RSS held": 174.5},
+}  # fmt: skip
 
 
 def thread(i: int, done: bool = False) -> Doc:
@@ -99,10 +107,10 @@ async def timed(fn: Callable[[], Awaitable[Any]], n: int) -> list[float]:
     return out
 
 
-def load_in_subprocess(mode: str, where: Path) -> dict[str, float]:
+def load_in_subprocess(where: Path) -> dict[str, float]:
     """Start-up and RSS measured in a fresh process, as at a restart."""
     out = subprocess.run(
-        [sys.executable, __file__, "--load", mode, str(where)],
+        [sys.executable, __file__, "--load", str(where)],
         check=True,
         capture_output=True,
         text=True,
@@ -118,68 +126,64 @@ def rss_mb() -> float:
     return float("nan")
 
 
-async def load(mode: str, where: Path) -> None:
+async def load(where: Path) -> None:
     with contextlib.suppress(ImportError):  # what `bot serve` loads: Bolt, aiohttp, ...
         import bot.slack.app  # noqa: F401
-    if mode == "before":
-        from bot.core.store import Store
-        from bot.core.watches.store import WatchStore
     base = rss_mb()
     t0 = time.perf_counter()
-    if mode == "before":  # TinyDB without a cache keeps nothing: each query re-reads it all
-        ws = WatchStore(Store(where))
-        await ws.thread("lab", "0")
-    else:
-        backend = TinyBackend(where)
-        threads, watches = backend.collection(THREAD_SPEC), backend.collection(WATCH_SPEC)
+    ws = WatchStore(open_state(where))
     ms = (time.perf_counter() - t0) * 1000
     resident = rss_mb() - base
-    if mode == "before":  # what bench/memory.py held: every open thread and every watch
-        held: list[Any] = [await ws.open_threads("lab"), await ws.watches()]
-    else:
-        held = [await threads.find(cluster="lab"), await watches.all()]
+    threads, watches = await ws.open_threads("lab"), await ws.watches()  # bench/memory.py's
     figures = {"start-up": ms, "RSS": resident, "RSS held": rss_mb() - base}
-    print(json.dumps(figures | {"held": len(held[0]) + len(held[1])}))
+    print(json.dumps(figures | {"held": len(threads) + len(watches)}))
 
 
 def size_mb(where: Path) -> float:
-    files = [where] if where.is_file() else [p for p in where.rglob("*.json")]
-    return sum(p.stat().st_size for p in files) / 1e6
+    return sum(p.stat().st_size for p in where.rglob("*.json")) / 1e6
 
 
-async def after(recorded: int, live: int, samples: int, where: Path) -> dict[str, Any]:
-    backend = TinyBackend(where)
-    threads = backend.collection(THREAD_SPEC)
-    now = time.time()
-    finished = recorded - live
-    hours = 29 * 24  # the history spread evenly over the retention, as they finished
+async def fill(where: Path, recorded: int, live: int) -> None:
+    """The history spread evenly over the retention, as the jobs finished; then the live
+    threads and the watches."""
+    state = open_state(where)
+    threads = state.backend.collection(THREADS)
+    now, finished, hours = time.time(), recorded - live, 29 * 24
     for h in range(hours):
         docs = [thread(i, done=True) for i in range(h, finished, hours)]
         await threads.to_history(docs, at=now - (hours - h) * 3600)
     await threads.upsert_many(thread(i) for i in range(finished, recorded))
-    await backend.collection(WATCH_SPEC).upsert_many(watch(i) for i in range(N_WATCHES))
+    await state.watches.apply(map(watch, range(N_WATCHES)), [])
+    await state.close()
+
+
+async def measure(recorded: int, live: int, samples: int, where: Path) -> dict[str, Any]:
+    await fill(where, recorded, live)
+    ws = WatchStore(open_state(where))
     rng = random.Random(1)
-    live_ids = list(range(finished, recorded))
+    live_ids = list(range(recorded - live, recorded))
 
     async def lookup() -> None:
         i = rng.randrange(recorded)
-        assert await threads.find_one(channel=f"C{i % 20}", thread_ts=f"17000.{i}")
+        assert await ws.thread_at(f"C{i % 20}", f"17000.{i}")
 
     async def transition() -> None:
-        doc = thread(rng.choice(live_ids))
-        await threads.upsert({**doc, "seq": doc["seq"] + 1})
+        t = JobThread.model_validate(thread(rng.choice(live_ids)))
+        await ws.record_intent(t.model_copy(update={"in_flight": f"{t.seq + 1}:RUNNING"}))
 
     async def tick() -> float:
         t0 = time.perf_counter()
-        open_now = await threads.find(cluster="lab")
-        moving = rng.sample(open_now, TICK)
-        async with backend.batch():  # the intents, durable before anything is posted
-            await threads.upsert_many({**d, "in_flight": "2:RUNNING"} for d in moving)
-        async with backend.batch():  # what was posted; a tenth of the jobs ended
-            await threads.upsert_many({**d, "seq": 2} for d in moving[TICK // 10 :])
-            await threads.to_history({**d, "done": True} for d in moving[: TICK // 10])
+        moving = rng.sample(await ws.open_threads("lab"), TICK)
+        async with ws.batch():  # as JobMonitor.tick
+            for i, t in enumerate(moving):
+                seq = t.seq + 1
+                await ws.record_intent(t.model_copy(update={"in_flight": f"{seq}:RUNNING"}))
+                # ... the post leaves here ...
+                done = i < TICK // 10
+                await ws.save_thread(t.model_copy(update={"seq": seq, "done": done}))
         ms = (time.perf_counter() - t0) * 1000
-        await threads.upsert_many(moving[: TICK // 10])  # live again, for the next tick
+        for t in moving[: TICK // 10]:  # followed again, for the next tick
+            await ws.save_thread(t)
         return ms
 
     out = {
@@ -187,66 +191,38 @@ async def after(recorded: int, live: int, samples: int, where: Path) -> dict[str
         "transition": await timed(transition, max(samples // 4, 20)),
         "tick": [await tick() for _ in range(20)],
     }
-    return out | load_in_subprocess("after", where) | {"size": size_mb(where)}
+    return out | load_in_subprocess(where) | {"size": size_mb(where)}
 
 
-async def before(recorded: int, live: int, samples: int, where: Path) -> dict[str, Any]:
-    from bot.core.records import JobThread
-    from bot.core.store import Store
-    from bot.core.watches.store import WatchStore
-
-    store = Store(where)
-    docs = [thread(i, done=i < recorded - live) for i in range(recorded)]
-    await store.run(lambda db: db.table("threads").insert_multiple(docs))
-    await store.run(lambda db: db.table("watches").insert_multiple(map(watch, range(N_WATCHES))))
-    ws = WatchStore(store)
-    live_threads = [JobThread.model_validate(d) for d in docs[recorded - live :]]
-    n = max(3, samples // (recorded // 100))  # each op re-reads the whole file
-    rng = random.Random(1)
-
-    async def lookup() -> None:
-        i = rng.randrange(recorded)
-        assert await ws.thread_at(f"C{i % 20}", f"17000.{i}")
-
-    async def transition() -> None:
-        await ws.save_thread(rng.choice(live_threads))
-
-    out = {"lookup": await timed(lookup, n), "transition": await timed(transition, n)}
-    # A tick is 100 saves of intents and 100 of posts, after one open_threads.
-    t0 = time.perf_counter()
-    await ws.open_threads("lab")
-    read_ms = (time.perf_counter() - t0) * 1000
-    out["tick"] = [read_ms + 2 * TICK * pct(out["transition"], 0.5)]  # estimated from saves
-    store.close()
-    return out | load_in_subprocess("before", where) | {"size": size_mb(where)}
-
-
-def show(name: str, figures: dict[str, Any]) -> None:
+def show(figures: dict[str, Any], before: dict[str, Any]) -> None:
     def ms(key: str) -> str:
-        v = figures[key]
-        return f"p50 {pct(v, 0.5):8.2f} p99 {pct(v, 0.99):8.2f} ms"
+        v, (b50, b99) = figures[key], before[key]
+        return f"p50 {pct(v, 0.5):7.2f} p99 {pct(v, 0.99):7.2f} ms   (before {b50:.0f} / {b99:.0f})"
 
-    print(f"  {name}:")
     print(f"    lookup     {ms('lookup')}")
     print(f"    transition {ms('transition')}")
-    how = "estimated: open_threads + 2 saves each" if name == "before" else "store time"
-    print(f"    tick       {ms('tick')}  ({how}, {TICK} transitions)")
+    tick = figures["tick"]
     print(
-        f"    start-up {figures['start-up']:8.1f} ms   files {figures['size']:6.1f} MB   "
-        f"RSS +{figures['RSS']:.1f} MB (+{figures['RSS held']:.1f} MB holding every open "
-        "thread and watch read)"
+        f"    tick       p50 {pct(tick, 0.5):7.2f} p99 {pct(tick, 0.99):7.2f} ms   (store time, "
+        f"{TICK} transitions; before ~{before['tick'] / 1000:.0f} s)"
+    )
+    print(
+        f"    start-up {figures['start-up']:7.1f} ms (before {before['start-up']:.0f})   files "
+        f"{figures['size']:.1f} MB (before {before['size']:.1f})"
+    )
+    print(
+        f"    RSS +{figures['RSS']:.1f} MB (before +{before['RSS']:.1f}); holding every open "
+        f"thread and watch as models +{figures['RSS held']:.1f} MB (before "
+        f"+{before['RSS held']:.1f})"
     )
 
 
-async def main(samples: int, with_before: bool) -> int:
+async def main(samples: int) -> int:
     for recorded, live in SCALES:
         print(f"{recorded:,} job threads recorded, {live:,} live, {N_WATCHES:,} watches")
-        if with_before:
-            with tempfile.TemporaryDirectory() as tmp:
-                show("before", await before(recorded, live, samples, Path(tmp) / "state.json"))
         with tempfile.TemporaryDirectory() as tmp:
-            figures = await after(recorded, live, samples, Path(tmp) / "state")
-            show("after", figures)
+            figures = await measure(recorded, live, samples, Path(tmp) / "state")
+        show(figures, BEFORE[recorded])
     got = {
         "lookup": pct(figures["lookup"], 0.99),
         "transition": pct(figures["transition"], 0.99),
@@ -262,10 +238,9 @@ async def main(samples: int, with_before: bool) -> int:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=1000)
-    ap.add_argument("--no-before", action="store_true", help="skip the old store (slow)")
-    ap.add_argument("--load", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
+    ap.add_argument("--load", metavar="PATH", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.load:
-        asyncio.run(load(args.load[0], Path(args.load[1])))
+        asyncio.run(load(Path(args.load)))
         sys.exit(0)
-    sys.exit(asyncio.run(main(max(args.samples, 100), not args.no_before)))
+    sys.exit(asyncio.run(main(max(args.samples, 100))))

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import shlex
 import stat
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
-
-import aiohttp
+from typing import Any
 
 from bot.config import (
     DEFAULT_CONFIG_PATH,
@@ -26,7 +25,6 @@ from bot.config import (
 )
 from bot.console.repl import help_without_config, repl, run_one
 from bot.errors import BotError, ConfigError
-from bot.transport.local import current_account
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +61,12 @@ def _no_payload_debug(record: logging.LogRecord) -> bool:
     return record.levelno >= logging.INFO or not record.name.startswith(_PAYLOAD_LOGGERS)
 
 
+def _run(main: Coroutine[Any, Any, int]) -> int:
+    import asyncio  # `help` without a config is answered with no event loop
+
+    return asyncio.run(main)
+
+
 def _default_user(config: Config, wanted: str | None) -> str:
     if wanted:
         return wanted
@@ -90,13 +94,19 @@ def exposed_files(config_file: str) -> list[str]:
 
 
 async def _serve(config: Config, config_file: str, http: bool, host: str, port: int) -> int:
-    from bot import runtime  # Slack libraries load only when serving
+    import aiohttp  # Slack libraries (and their HTTP client) load only when serving
+
+    from bot import runtime
     from bot.slack.settings import SlackSettings
 
     settings = SlackSettings.from_env(http=http)
     for exposed in exposed_files(config_file):
         log.warning("%s", exposed)
-    await runtime.serve(config, settings, http=http, host=host, port=port)
+    try:
+        await runtime.serve(config, settings, http=http, host=host, port=port)
+    except aiohttp.ClientError as e:  # Slack unreachable
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -120,6 +130,8 @@ def _console_config(path: str | None) -> Config:
         return load_config(path)
     if not on_login_node():
         raise ConfigError(NO_CONFIG)
+    from bot.transport.local import current_account
+
     account = current_account()
     config = login_node_config(account)
     print(
@@ -135,7 +147,7 @@ def _run_console(path: str | None, command: str | None, as_user: str | None) -> 
         answered = help_without_config(command)  # help needs no config and no cluster
         if answered is not None:
             return 0 if answered else 1
-    return asyncio.run(_console(_console_config(path), command, as_user))
+    return _run(_console(_console_config(path), command, as_user))
 
 
 def _warn_exposed(config_file: str) -> None:
@@ -148,6 +160,7 @@ async def _check_slack() -> int:
     if not os.environ.get("SLACK_BOT_TOKEN"):
         print("skip  slack: SLACK_BOT_TOKEN is not set")
         return 0
+    import aiohttp
     from slack_sdk.errors import SlackApiError
 
     from bot.slack.app import web_client
@@ -215,12 +228,12 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         config_file = args.config or config_path()
         if args.cmd == "serve":
-            return asyncio.run(_serve(config, config_file, args.http, args.host, args.port))
-        return asyncio.run(_check(config, config_file))
+            return _run(_serve(config, config_file, args.http, args.host, args.port))
+        return _run(_check(config, config_file))
     except BotError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except (aiohttp.ClientError, OSError) as e:  # Slack unreachable, port in use, ...
+    except OSError as e:  # port in use, Slack unreachable, ...
         print(f"error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

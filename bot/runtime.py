@@ -11,9 +11,6 @@ Slack, aiohttp and APScheduler load only on the paths that use them: the console
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import Config, state_dir
@@ -28,11 +25,12 @@ from bot.core.prefs import Prefs
 from bot.core.reports.scheduler import ReportScheduler
 from bot.core.reports.store import ReportStore
 from bot.core.script import ScriptRenderer
-from bot.core.store import Store
 from bot.core.watches.commands import WatchCommands
 from bot.core.watches.gpus import GpuWatcher
 from bot.core.watches.monitor import JobMonitor
 from bot.core.watches.store import WatchStore
+from bot.store.port import State
+from bot.store.state import open_state
 from bot.transport.pool import TransportPool
 
 if TYPE_CHECKING:
@@ -47,13 +45,13 @@ log = logging.getLogger(__name__)
 
 
 class Runtime:
-    """Every part of one running bot. Build it with `open` (prefs are read from the store
-    before the first command); `close` releases the cluster connections and the store."""
+    """Every part of one running bot. Build it with `open` (prefs are read from the state
+    before the first command); `close` releases the cluster connections and the state."""
 
     def __init__(
         self,
         config: Config,
-        store: Store,
+        state: State,
         outbox: Outbox,
         *,
         pool: TransportPool | None = None,
@@ -61,13 +59,14 @@ class Runtime:
         renderer: ScriptRenderer | None = None,
     ) -> None:
         self.config = config
-        self.store = store
+        self.state = state
         self.outbox = outbox
         self.access = Access(config.access)
-        self.prefs = Prefs(store)
+        self.prefs = Prefs(state.prefs)
         self.clusters = Clusters(config, self.access, self.prefs, pool or TransportPool())
-        self.threads = WatchStore(store)  # job threads and watches
-        report_store = ReportStore(store)
+        # job threads and watches; finished threads are kept for `state.retention`
+        self.threads = WatchStore(state, config.state.retention)
+        report_store = ReportStore(state)
         renderer = renderer or ScriptRenderer(config.templates, config.templates_dir)
         self.jobs = Jobs(self.access, self.clusters, renderer)
         self.home = Home(self.access, self.clusters, self.threads, report_store)
@@ -80,27 +79,22 @@ class Runtime:
         self.dispatch = Dispatch(
             config, self.access, self.clusters, self.jobs, self.watches, self.reports, audit
         )
-        self._scratch: Path | None = None  # the console's session-only state
 
     @classmethod
     async def open(
         cls,
         config: Config,
-        store: Store | None = None,
+        state: State | None = None,
         outbox: Outbox | None = None,
         *,
         pool: TransportPool | None = None,
         audit: AuditLog | None = None,
         renderer: ScriptRenderer | None = None,
     ) -> Runtime:
-        """With no store, state lives for this process only (the console); with no outbox,
-        nothing can be posted (commands that post say where they work)."""
-        scratch = None if store is not None else Path(tempfile.mkdtemp(prefix="srunx-bot-"))
-        if scratch is not None:
-            store = Store(scratch / "state.json")
-        assert store is not None
-        rt = cls(config, store, outbox or Nowhere(), pool=pool, audit=audit, renderer=renderer)
-        rt._scratch = scratch
+        """With no state, it lives in memory for this process only (the console); with no
+        outbox, nothing can be posted (commands that post say where they work)."""
+        state = state if state is not None else open_state(None)
+        rt = cls(config, state, outbox or Nowhere(), pool=pool, audit=audit, renderer=renderer)
         await rt.prefs.load()
         return rt
 
@@ -125,6 +119,7 @@ class Runtime:
         """The Bolt app on these parts; `client` is the one the outbox posts through."""
         from bot.slack.app import build_app
         from bot.slack.context import SlackContext
+        from bot.slack.dedup import RecentIds
         from bot.slack.delivery import Delivery
 
         ctx = SlackContext(
@@ -132,6 +127,7 @@ class Runtime:
             access=self.access,
             home=self.home,
             threads=self.threads,
+            recent=RecentIds(self.state.seen),
             delivery=Delivery(self.monitor),
             cluster_names=self.config.cluster_names,
         )
@@ -141,9 +137,7 @@ class Runtime:
         try:
             await self.clusters.close()
         finally:
-            self.store.close()
-            if self._scratch is not None:
-                shutil.rmtree(self._scratch, ignore_errors=True)
+            await self.state.close()
 
 
 def audit_log() -> AuditLog:
@@ -164,14 +158,14 @@ def check_clusters(config: Config) -> Clusters:
 async def serve(
     config: Config, settings: SlackSettings, *, http: bool, host: str, port: int
 ) -> None:
-    """`bot serve`: the state file, the Slack client the outbox and the app share, the poll
+    """`bot serve`: the state, the Slack client the outbox and the app share, the poll
     schedule, then Slack's requests until cancelled."""
     from bot.slack import app as slack
     from bot.slack.notifier import SlackNotifier
 
     client = slack.web_client(settings)
-    store = Store(state_dir() / "state.json")
-    rt = await Runtime.open(config, store, SlackNotifier(client), audit=audit_log())
+    state = open_state(state_dir())  # an old state.json there is imported first, once
+    rt = await Runtime.open(config, state, SlackNotifier(client), audit=audit_log())
     try:
         app = rt.slack_app(client, settings, http=http)
         log.info("Slack bot %s", await slack.check_token(app))

@@ -7,6 +7,7 @@ import os
 import socket
 import sys
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from bot.core.models import JobInfo, JobState
 from bot.core.ports import ThreadPost
 from bot.core.records import JobThread
 from bot.core.slurm.client import SlurmClient
+from bot.errors import PostRefused
 
 LAB_SCRIPTS = Path(__file__).resolve().parent / "lab"
 ALICE, BOB, ADMIN, STRANGER = "U0ALICE", "U0BOB", "U0ADMIN", "U0NOBODY"
@@ -119,11 +121,19 @@ class Lab:
 
 @dataclass
 class Posts:
-    """A Poster (bot/core/ports.py) that records what the core posts on its own."""
+    """A Poster (bot/core/ports.py) that records what the core posts on its own. `refusing`:
+    how many of the next calls of each method (by name) Slack refuses."""
 
     sent: list[tuple[str, r.Reply]] = field(default_factory=list)
+    refusing: Counter[str] = field(default_factory=Counter)
+
+    def _gate(self, method: str) -> None:
+        if self.refusing[method] > 0:
+            self.refusing[method] -= 1
+            raise PostRefused(f"{method} refused (as the test asked)")
 
     async def post(self, channel: str, reply: r.Reply) -> str:
+        self._gate("post")
         self.sent.append((channel, reply))
         return f"ts-{len(self.sent)}"
 
@@ -144,6 +154,7 @@ class Recorder(Posts):
     async def post_card(
         self, channel: str, thread_ts: str | None, cluster: str, job: JobInfo
     ) -> str:
+        self._gate("post_card")
         self.cards.append((channel, job.job_id))
         return f"ts-{len(self.cards)}"
 
@@ -151,6 +162,7 @@ class Recorder(Posts):
         self.updates.append((thread.job_id, job.state))
 
     async def post_reply(self, thread: JobThread, post: ThreadPost) -> None:
+        self._gate("post_reply")
         if post.before_send is not None:
             await post.before_send()
         self.replies.append((thread.job_id, post.text))
@@ -159,6 +171,7 @@ class Recorder(Posts):
         return False
 
     async def post_notice(self, channel: str, text: str) -> None:
+        self._gate("post_notice")
         self.notices.append((channel, text))
 
     def texts(self, job_id: str) -> list[str]:

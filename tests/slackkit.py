@@ -4,9 +4,11 @@ requests signed as Slack signs them. Loaded as a pytest plugin by tests/conftest
 from __future__ import annotations
 
 import json
+import secrets
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,13 +19,17 @@ from aiohttp import web
 from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
 
-from bot.core.store import Store
+from bot.core import replies as r
+from bot.render.modals import submit_view
 from bot.runtime import Runtime
 from bot.slack.app import EVENTS_PATH, start_http, start_socket_mode, web_client
 from bot.slack.notifier import SlackNotifier
 from bot.slack.settings import SlackSettings
+from bot.store.state import open_state
+from bot.transport.pool import TransportPool
 from labkit import Lab
-from slack_standin import SlackStandIn, event_body, sign, slash_command_body
+from scripted import Scripted, ScriptedPool, scripted_accounts
+from slack_standin import Call, SlackStandIn, event_body, sign, slash_command_body
 
 SECRET = "test-signing-secret"
 
@@ -129,6 +135,55 @@ def button_click(action_id: str, value: str, user: str, **where: Any) -> dict[st
     }
 
 
+def form_state(**values: str) -> dict[str, Any]:
+    state: dict[str, Any] = {}
+    for field, value in values.items():
+        # As Slack sends it: block_id -> action_id -> element state (both the field's name).
+        if field == "partition":
+            element = {"type": "static_select", "selected_option": {"value": value}}
+        else:
+            element = {"type": "plain_text_input", "value": value}
+        state[field] = {field: element}
+    return {"values": state}
+
+
+def form_submission(user: str, channel: str | None, **values: str) -> dict[str, Any]:
+    """A signed-to-be `view_submission` of the submit form opened from `channel`."""
+    form = r.SubmitFormReply(cluster="lab", partitions=["cpu", "gpu"], default_partition="gpu")
+    view = {
+        **submit_view(form, channel),
+        "id": f"V{secrets.token_hex(4)}",
+        "state": form_state(**values),
+    }
+    return {
+        "type": "view_submission",
+        "team": {"id": "T1"},
+        "user": {"id": user},
+        "api_app_id": "A1",
+        "trigger_id": f"form-{secrets.token_hex(3)}",
+        "view": view,
+    }
+
+
+def global_shortcut(user: str, trigger: str) -> dict[str, Any]:
+    """The "Submit a Slurm job" shortcut, pressed by `user`."""
+    return {
+        "type": "shortcut",
+        "callback_id": "submit_job",
+        "team": {"id": "T1"},
+        "user": {"id": user},
+        "trigger_id": trigger,
+    }
+
+
+def opened_view(call: Call) -> dict[str, Any]:
+    """The view a views.open call opened."""
+    view: dict[str, Any] = call.params["view"]
+    if isinstance(view, str):
+        view = json.loads(view)
+    return view
+
+
 def settings_for(standin: SlackStandIn, *, http: bool) -> SlackSettings:
     return SlackSettings(
         bot_token=SecretStr(standin.bot_token),
@@ -145,29 +200,55 @@ async def standin() -> AsyncIterator[SlackStandIn]:
 
 
 async def slack_bot(
-    lab: Lab, standin: SlackStandIn, state: Path, *, http: bool
+    lab: Lab, standin: SlackStandIn, state: Path, *, http: bool, pool: TransportPool | None = None
 ) -> tuple[Runtime, AsyncApp]:
-    """The bot's parts on the lab (state in the directory `state`) and its app, both on one
-    client into the stand-in."""
+    """The bot's parts on the lab (state in the directory `state`; with `pool`, the lab's
+    config on those transports) and its app, both on one client into the stand-in."""
     settings = settings_for(standin, http=http)
     client = web_client(settings)
-    rt = await Runtime.open(lab.config(), Store(state / "state.json"), SlackNotifier(client))
+    rt = await Runtime.open(lab.config(), open_state(state), SlackNotifier(client), pool=pool)
     return rt, rt.slack_app(client, settings, http=http)
+
+
+@asynccontextmanager
+async def serving_http(
+    lab: Lab, standin: SlackStandIn, state: Path, port: int, pool: TransportPool | None = None
+) -> AsyncIterator[HttpBot]:
+    rt, app = await slack_bot(lab, standin, state, http=True, pool=pool)
+    runner: web.AppRunner = await start_http(app, "127.0.0.1", port)
+    session = aiohttp.ClientSession()
+    try:
+        yield HttpBot(standin, rt, app, f"http://127.0.0.1:{port}{EVENTS_PATH}", session)
+    finally:
+        await session.close()
+        await runner.cleanup()
+        await rt.close()
 
 
 @pytest.fixture
 async def http_bot(
     lab: Lab, standin: SlackStandIn, unused_tcp_port: int, tmp_path: Path
 ) -> AsyncIterator[HttpBot]:
-    rt, app = await slack_bot(lab, standin, tmp_path, http=True)
-    runner: web.AppRunner = await start_http(app, "127.0.0.1", unused_tcp_port)
-    session = aiohttp.ClientSession()
-    try:
-        yield HttpBot(standin, rt, app, f"http://127.0.0.1:{unused_tcp_port}{EVENTS_PATH}", session)
-    finally:
-        await session.close()
-        await runner.cleanup()
-        await rt.close()
+    async with serving_http(lab, standin, tmp_path, unused_tcp_port) as bot:
+        yield bot
+
+
+@pytest.fixture
+async def scripted_bot(
+    standin: SlackStandIn, unused_tcp_port: int, tmp_path: Path
+) -> AsyncIterator[ScriptedBot]:
+    """The real Bolt app in HTTP mode on the stand-in, without the lab: each cluster
+    account's Slurm is scripted (tests/scripted.py)."""
+    slurm = scripted_accounts()
+    pool = ScriptedPool(slurm)
+    async with serving_http(Lab.from_env(), standin, tmp_path, unused_tcp_port, pool) as bot:
+        yield ScriptedBot(bot, slurm)
+
+
+@dataclass
+class ScriptedBot:
+    http: HttpBot
+    slurm: dict[str, Scripted]  # per cluster account
 
 
 @pytest.fixture

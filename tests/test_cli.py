@@ -201,3 +201,39 @@ def test_debug_logging_never_logs_slack_payloads() -> None:
     assert "sekrit" not in res.stderr
     assert "Going to retry the same request" in res.stderr  # INFO from the libraries stays
     assert "the bot's own debug line" in res.stderr
+
+
+# Run in a fresh interpreter: which modules one console command leaves in sys.modules.
+_LOADED = """
+import sys
+from bot.cli import main
+
+code = main(["console", "-c", sys.argv[1]])
+print(" ".join(m for m in sys.argv[2:] if m in sys.modules))
+sys.exit(code)
+"""
+_NOT_FOR_THE_CONSOLE = ("slack_bolt", "slack_sdk", "aiohttp", "apscheduler")
+
+
+def _loaded(command: str, modules: tuple[str, ...]) -> list[str]:
+    res = subprocess.run(
+        [sys.executable, "-c", _LOADED, command, *modules],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return res.stdout.splitlines()[-1].split()
+
+
+def test_console_help_imports_no_slack_http_client_scheduler_or_templates(
+    fresh_clone: Path,
+) -> None:
+    modules = (*_NOT_FOR_THE_CONSOLE, "jinja2", "asyncio", "bot.runtime")
+    assert _loaded("help", modules) == []
+
+
+def test_console_command_on_a_cluster_imports_no_slack_http_client_or_scheduler(
+    login_node: Path,
+) -> None:
+    # jinja2 too: only `submit` renders a script
+    assert _loaded("resources", (*_NOT_FOR_THE_CONSOLE, "jinja2")) == []

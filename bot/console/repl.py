@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from typing import TYPE_CHECKING
 
@@ -44,6 +43,8 @@ def help_without_config(text: str) -> bool | None:
 
 
 async def repl(dispatch: Dispatch, access: Access, user_id: str) -> None:
+    import asyncio  # here, not at the top: `-c help` needs no event loop
+
     with contextlib.suppress(ImportError):
         import readline  # noqa: F401  (line editing and history for input())
     account = access.account(user_id)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from bot.core.grammar import split_words
-from bot.core.store import PRIVATE_FILE, make_private_dir
+from bot.store.atomic import PRIVATE_FILE, make_private_dir
 
 MAX_TEXT = 500
 _HIDDEN = "***"

@@ -6,11 +6,9 @@ insert makes it impossible. Ids of 4 hex digits stored by older versions stay va
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from secrets import token_hex
 from typing import Any
-
-from tinydb import Query
-from tinydb.table import Table
 
 ID_BYTES = 6
 ID_PATTERN = r"[0-9a-f]{12}|[0-9a-f]{4}"  # after the prefix; 4 digits: ids from before
@@ -20,9 +18,11 @@ def new_id(prefix: str) -> str:
     return prefix + token_hex(ID_BYTES)
 
 
-def insert_unique(table: Table, doc: dict[str, Any], prefix: str) -> str:
-    """Insert `doc`, under a new id while its own is taken already; returns the id used."""
-    while table.contains(Query().id == doc["id"]):
+async def insert_unique(
+    add: Callable[[dict[str, Any]], Awaitable[bool]], doc: dict[str, Any], prefix: str
+) -> str:
+    """Store `doc` with the port's `add` (False: id taken), under a new id while its own is
+    taken already; returns the id used."""
+    while not await add(doc):
         doc = {**doc, "id": new_id(prefix)}
-    table.insert(doc)
     return str(doc["id"])

@@ -5,9 +5,12 @@ against the request, GPUs, the last lines of output, and a hint when something r
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.core.models import HistoryRecord, JobInfo, JobState, duration_seconds
-from bot.core.slurm.client import Output
+
+if TYPE_CHECKING:  # the client (and asyncio) is not needed to word a reply
+    from bot.core.slurm.client import Output
 
 LOW_CPU_EFFICIENCY = 0.10
 

@@ -1,25 +1,20 @@
 """Per-user preferences (the default cluster set with `use`): kept in memory, and persisted
-when the bot has a store (`bot serve`); the console keeps them for its session only."""
+when the bot has a store; `bot check` has none."""
 
 from __future__ import annotations
 
-from tinydb import Query
-
-from bot.core.store import Store
-
-_Q = Query()
+from bot.store.port import Prefs as StoredPrefs
 
 
 class Prefs:
-    def __init__(self, store: Store | None = None) -> None:
+    def __init__(self, store: StoredPrefs | None = None) -> None:
         self._store = store
         self._cluster: dict[str, str] = {}
 
     async def load(self) -> None:
-        """Read the stored prefs (once, at start-up), through the store's lock like any read."""
+        """Read the stored prefs (once, at start-up)."""
         if self._store is not None:
-            docs = await self._store.run(lambda db: db.table("prefs").all())
-            self._cluster.update((doc["user_id"], doc["cluster"]) for doc in docs)
+            self._cluster.update(await self._store.clusters())
 
     def default_cluster(self, user_id: str) -> str | None:
         return self._cluster.get(user_id)
@@ -27,5 +22,4 @@ class Prefs:
     async def set_default_cluster(self, user_id: str, cluster: str) -> None:
         self._cluster[user_id] = cluster
         if self._store is not None:
-            doc = {"user_id": user_id, "cluster": cluster}
-            await self._store.run(lambda db: db.table("prefs").upsert(doc, _Q.user_id == user_id))
+            await self._store.set_cluster(user_id, cluster)

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import re
 import shlex
+from functools import cached_property
 from pathlib import Path
-
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from typing import TYPE_CHECKING
 
 from bot.core.models import Job, shown
 from bot.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:  # jinja2 loads with the first script rendered, not with every command
+    from jinja2.sandbox import SandboxedEnvironment
 
 BUILTIN_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 DEFAULT_TEMPLATE = "advanced"
@@ -54,13 +56,20 @@ class ScriptRenderer:
             for p in sorted((builtin_dir or BUILTIN_TEMPLATES_DIR).glob("*.slurm.jinja"))
         }
         self._paths.update(extra or {})
-        self._env = SandboxedEnvironment(
+
+    @cached_property
+    def _env(self) -> SandboxedEnvironment:
+        from jinja2 import StrictUndefined
+        from jinja2.sandbox import SandboxedEnvironment
+
+        env = SandboxedEnvironment(
             autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True
         )
-        self._env.filters["q"] = lambda v: shlex.quote(str(v))
-        self._env.filters["directive"] = _directive
-        self._env.filters["envname"] = _envname
-        self._env.globals["unsupported"] = _unsupported
+        env.filters["q"] = lambda v: shlex.quote(str(v))
+        env.filters["directive"] = _directive
+        env.filters["envname"] = _envname
+        env.globals["unsupported"] = _unsupported
+        return env
 
     @property
     def names(self) -> list[str]:
@@ -72,6 +81,8 @@ class ScriptRenderer:
             raise UsageError(
                 f"unknown template `{job.template}`; templates: {', '.join(self.names)}"
             )
+        from jinja2 import TemplateError
+
         try:
             template = self._env.from_string(path.read_text(encoding="utf-8"))
         except (OSError, TemplateError) as e:

@@ -12,8 +12,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tinydb.storages import Storage
-
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
 
@@ -55,6 +53,11 @@ def remove_durably(path: Path) -> None:
     _fsync_dir(path.parent)
 
 
+def rename_durably(path: Path, to: Path) -> None:
+    os.replace(path, to)
+    _fsync_dir(to.parent)
+
+
 def read_json(path: Path) -> Any:
     """The file's JSON; None when it is missing or empty."""
     try:
@@ -62,23 +65,3 @@ def read_json(path: Path) -> Any:
     except FileNotFoundError:
         return None
     return json.loads(text) if text.strip() else None
-
-
-class AtomicJSONStorage(Storage):
-    """TinyDB's storage on these files (TinyDB's own JSONStorage rewrites in place, so a crash
-    mid-write could leave the file torn)."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        make_private_dir(self.path.parent)
-        clear_stale(self.path.parent, self.path.name)
-
-    def read(self) -> dict[str, dict[str, Any]] | None:
-        data: dict[str, dict[str, Any]] | None = read_json(self.path)
-        return data
-
-    def write(self, data: dict[str, dict[str, Any]]) -> None:
-        write_atomic(self.path, json.dumps(data, separators=(",", ":")))
-
-    def close(self) -> None:
-        return None

@@ -2,7 +2,8 @@
 
 Writes of one file run one at a time, each of the newest content; a write that finds its
 change already on disk (written by a later caller) returns at once, so concurrent saves of
-one file cost one write. Within `batch()` a task's writes wait for the batch's end.
+one file cost one write. Within `batch()` a task's writes wait for the batch's end, except
+those committed `now`.
 """
 
 from __future__ import annotations
@@ -49,12 +50,17 @@ class DurableFile:
                 self._on_written()
 
 
-async def commit(files: Iterable[DurableFile]) -> None:
+async def commit(files: Iterable[DurableFile], now: bool = False) -> None:
     """Make the files' changes durable now, or at the end of the current batch."""
     pending = _batch.get()
-    if pending is not None:
+    if pending is not None and not now:
         pending.update(files)
         return
+    files = set(files)
+    if pending:  # a write now must not overtake the pending ones it depends on (history
+        # before live: a record moved out of a live file is in its history file first)
+        top = max((f.order for f in files), default=0)
+        files |= {f for f in pending if f.order < top}
     by_order: dict[int, list[DurableFile]] = {}
     for f in files:
         by_order.setdefault(f.order, []).append(f)

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.store.atomic import clear_stale, read_json
+from bot.store.backend import Doc, Fields, Spec
 from bot.store.hashindex import HashIndex
 from bot.store.live import dumps, table_text, values
-from bot.store.port import Doc, Fields, Spec
 
 HOUR = 3600
 BUCKET_CAP = 200  # records in one file: bounds the rewrite of the open bucket

@@ -8,7 +8,7 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
-from bot.store.port import Doc, Fields, Spec
+from bot.store.backend import Doc, Fields, Spec
 
 
 def dumps(doc: Doc) -> str:
@@ -78,3 +78,44 @@ class Live:
                 keys.discard(key)
                 if not keys:
                     del index[v]
+
+
+class LiveReads:
+    """The reads every backend serves from its live records in memory, falling back to its
+    history (`_from_history`) for a key or a unique index."""
+
+    spec: Spec
+    _live: Live
+
+    def _from_history(self, fields: Fields, match: tuple[Any, ...]) -> Doc | None:
+        return None
+
+    async def get(self, key: str) -> Doc | None:
+        text = self._live.get(key)
+        if text is not None:
+            doc: Doc = json.loads(text)
+            return doc
+        return self._from_history((self.spec.key,), (key,))
+
+    async def find(self, **match: Any) -> list[Doc]:
+        fields = tuple(match)
+        self.spec.check(fields, (*self.spec.indexes, *self.spec.unique))
+        found = (self._live.get(k) for k in self._live.keys(fields, tuple(match.values())))
+        return [json.loads(text) for text in found if text is not None]
+
+    async def find_one(self, **match: Any) -> Doc | None:
+        self.spec.check(tuple(match), self.spec.unique)
+        live = await self.find(**match)
+        return live[-1] if live else self._from_history(tuple(match), tuple(match.values()))
+
+    async def all(self) -> list[Doc]:
+        return [json.loads(text) for _, text in self._live.texts()]
+
+    async def insert(self, doc: Doc) -> bool:
+        if self._live.get(str(doc[self.spec.key])) is not None:
+            return False
+        await self.upsert(doc)
+        return True
+
+    async def upsert(self, doc: Doc, *, now: bool = False) -> None:
+        raise NotImplementedError

@@ -1,81 +1,110 @@
-"""The storage port, backend side: keyed collections of JSON records, and a batch.
+"""The storage port: exactly the operations the features need, on JSON records.
 
-Every backend serves the same small interface (the contract in tests/store/): records are
-JSON objects under a key field; `find` looks live records up by a declared index; a collection
-with history moves finished records out of the live set (so saving one live record never
-rewrites every finished one), still finds them by key or by a unique index, and prunes them
-after the retention. `batch()` turns the writes inside it into one durable write.
+The feature stores (bot/core/watches/store.py, bot/core/reports/store.py, bot/core/prefs.py,
+bot/slack/dedup.py) turn their models into records and back; a backend implements this port
+(bot/store/state.py does it on any bot/store/backend.py collections: TinyDB files, memory;
+PostgreSQL is next). The contract every backend passes is tests/store/test_port.py.
+
+Writes are durable when they return, except inside `batch()` (a poll tick's post-marks),
+where they become durable together when it ends; `now=True` is durable at once even there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-Doc = dict[str, Any]
-Fields = tuple[str, ...]
+from bot.store.backend import Doc
 
 
-@dataclass(frozen=True)
-class Spec:
-    name: str
-    key: str = "id"  # the field that holds each record's key (a string)
-    indexes: tuple[Fields, ...] = ()  # `find` on live records, e.g. ("kind", "cluster")
-    # One record per value (the newest wins), found live or in history, e.g. a job's
-    # (channel, thread_ts).
-    unique: tuple[Fields, ...] = ()
-    history: bool = False
-    shards: int = 1  # live files: one write rewrites 1/shards of the live records
+class Threads(Protocol):
+    """Job threads, by key `cluster:job_id`. Open ones are live; closed ones are history,
+    still found by key or (channel, thread_ts) until pruned."""
 
-    def check(self, fields: Fields, among: Iterable[Fields]) -> None:
-        if fields not in among:
-            raise ValueError(f"{self.name}: no index on {', '.join(fields)}")
+    async def save(self, doc: Doc, *, now: bool = False) -> None: ...
 
+    async def by_key(self, key: str) -> Doc | None: ...
 
-class Collection(Protocol):
-    spec: Spec
+    async def at(self, channel: str, thread_ts: str) -> Doc | None: ...
 
-    async def get(self, key: str) -> Doc | None:
-        """The live record, else the newest one in history."""
-        ...
+    async def open(self, cluster: str | None = None) -> list[Doc]: ...
 
-    async def find(self, **match: Any) -> list[Doc]:
-        """Live records whose fields equal `match` (the fields of an index or unique)."""
-        ...
-
-    async def find_one(self, **match: Any) -> Doc | None:
-        """By a unique index: the live record, else the newest one in history."""
-        ...
-
-    async def all(self) -> list[Doc]:
-        """Every live record."""
-        ...
-
-    async def insert(self, doc: Doc) -> bool:
-        """Add `doc` unless a live record has its key; whether it was added."""
-        ...
-
-    async def upsert(self, doc: Doc) -> None: ...
-
-    async def upsert_many(self, docs: Iterable[Doc]) -> None:
-        """Many records in one durable write."""
-        ...
-
-    async def remove(self, keys: Iterable[str]) -> None: ...
-
-    async def to_history(self, docs: Iterable[Doc], at: float | None = None) -> None:
-        """Records' final states leave the live set (finished at `at`, default now)."""
+    async def close(self, docs: Iterable[Doc], *, now: bool = False) -> None:
+        """Finished: to history, in one write."""
         ...
 
     async def prune(self, before: float) -> int:
-        """Drop history finished before `before` (to the hour); how many records went."""
+        """Forget threads closed before `before`; how many went."""
         ...
 
 
-class Backend(Protocol):
-    def collection(self, spec: Spec) -> Collection: ...
+class Watches(Protocol):
+    async def add(self, doc: Doc) -> bool:
+        """False (nothing stored) when its id is taken."""
+        ...
+
+    async def of_user(self, user_id: str | None = None) -> list[Doc]:
+        """A user's watches; everyone's with None."""
+        ...
+
+    async def of_kind(self, kind: str, cluster: str) -> list[Doc]: ...
+
+    async def save(self, doc: Doc) -> None: ...
+
+    async def apply(self, changed: Iterable[Doc], removed: Iterable[str]) -> None:
+        """Many watches' new states and removals in one write."""
+        ...
+
+    async def remove(self, ids: Iterable[str]) -> None: ...
+
+
+class Reports(Protocol):
+    async def add(self, doc: Doc) -> bool:
+        """False (nothing stored) when its id is taken."""
+        ...
+
+    async def save(self, doc: Doc) -> None: ...
+
+    async def get(self, report_id: str) -> Doc | None: ...
+
+    async def of_user(self, user_id: str | None = None) -> list[Doc]: ...
+
+    async def remove(self, report_id: str) -> None: ...
+
+
+class Prefs(Protocol):
+    async def clusters(self) -> dict[str, str]:
+        """Every user's default cluster."""
+        ...
+
+    async def set_cluster(self, user_id: str, cluster: str) -> None: ...
+
+
+class Seen(Protocol):
+    """Ids handled once (Slack's event ids, slash-command trigger ids, form submissions'
+    view ids), each for a while; shared by every process on the same state."""
+
+    async def first(self, key: str, at: float, expired: float) -> bool:
+        """Record `key` as seen at `at`; False when it was seen already, after `expired`."""
+        ...
+
+
+class State(Protocol):
+    @property
+    def threads(self) -> Threads: ...
+
+    @property
+    def watches(self) -> Watches: ...
+
+    @property
+    def reports(self) -> Reports: ...
+
+    @property
+    def prefs(self) -> Prefs: ...
+
+    @property
+    def seen(self) -> Seen: ...
 
     def batch(self) -> AbstractAsyncContextManager[None]:
         """Writes inside (by this task) become durable together when it exits."""

@@ -18,17 +18,45 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from tinydb.storages import Storage
+
 from bot.store import durable
-from bot.store.atomic import AtomicJSONStorage, make_private_dir, remove_durably, write_atomic
+from bot.store.atomic import (
+    clear_stale,
+    make_private_dir,
+    read_json,
+    remove_durably,
+    write_atomic,
+)
+from bot.store.backend import Doc, Fields, Spec
 from bot.store.durable import DurableFile
 from bot.store.history import History
-from bot.store.live import Live
-from bot.store.port import Doc, Spec
+from bot.store.live import Live, LiveReads
 
 HISTORY, LIVE = 0, 1  # write order
 
 
-class TinyCollection:
+class AtomicJSONStorage(Storage):
+    """TinyDB's storage on these files (TinyDB's own JSONStorage rewrites in place, so a crash
+    mid-write could leave the file torn)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        make_private_dir(self.path.parent)
+        clear_stale(self.path.parent, self.path.name)
+
+    def read(self) -> dict[str, dict[str, Any]] | None:
+        data: dict[str, dict[str, Any]] | None = read_json(self.path)
+        return data
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        write_atomic(self.path, json.dumps(data, separators=(",", ":")))
+
+    def close(self) -> None:
+        return None
+
+
+class TinyCollection(LiveReads):
     def __init__(self, root: Path, spec: Spec) -> None:
         self.spec = spec
         self._live = Live(spec)
@@ -67,40 +95,11 @@ class TinyCollection:
         for i in {s for k in moved if (s := self._live.pop(k)) is not None}:
             write_atomic(self._shards[i].path, self._live.render(i))
 
-    async def get(self, key: str) -> Doc | None:
-        text = self._live.get(key)
-        if text is not None:
-            doc: Doc = json.loads(text)
-            return doc
-        return self._history.find((self.spec.key,), (key,)) if self._history else None
+    def _from_history(self, fields: Fields, match: tuple[Any, ...]) -> Doc | None:
+        return self._history.find(fields, match) if self._history else None
 
-    async def find(self, **match: Any) -> list[Doc]:
-        fields = tuple(match)
-        self.spec.check(fields, (*self.spec.indexes, *self.spec.unique))
-        found = (self._live.get(k) for k in self._live.keys(fields, tuple(match.values())))
-        return [json.loads(text) for text in found if text is not None]
-
-    async def find_one(self, **match: Any) -> Doc | None:
-        fields = tuple(match)
-        self.spec.check(fields, self.spec.unique)
-        live = await self.find(**match)
-        if live:
-            return live[-1]
-        if self._history is None:
-            return None
-        return self._history.find(fields, tuple(match.values()))
-
-    async def all(self) -> list[Doc]:
-        return [json.loads(text) for _, text in self._live.texts()]
-
-    async def insert(self, doc: Doc) -> bool:
-        if self._live.get(str(doc[self.spec.key])) is not None:
-            return False
-        await self.upsert(doc)
-        return True
-
-    async def upsert(self, doc: Doc) -> None:
-        await self.upsert_many([doc])
+    async def upsert(self, doc: Doc, *, now: bool = False) -> None:
+        await self._commit([self._shards[self._live.put(doc)]], now=now)
 
     async def upsert_many(self, docs: Iterable[Doc]) -> None:
         await self._commit(self._shards[self._live.put(d)] for d in docs)
@@ -108,7 +107,9 @@ class TinyCollection:
     async def remove(self, keys: Iterable[str]) -> None:
         await self._commit(self._shards[i] for k in keys if (i := self._live.pop(k)) is not None)
 
-    async def to_history(self, docs: Iterable[Doc], at: float | None = None) -> None:
+    async def to_history(
+        self, docs: Iterable[Doc], at: float | None = None, *, now: bool = False
+    ) -> None:
         if self._history is None:
             raise ValueError(f"{self.spec.name} keeps no history")
         when = time.time() if at is None else at
@@ -118,7 +119,7 @@ class TinyCollection:
             shard = self._live.pop(str(doc[self.spec.key]))
             if shard is not None:
                 files.append(self._shards[shard])
-        await self._commit(files)
+        await self._commit(files, now=now)
 
     async def prune(self, before: float) -> int:
         if self._history is None:
@@ -143,11 +144,11 @@ class TinyCollection:
             self._buckets[bucket] = f
         return f
 
-    async def _commit(self, files: Iterable[DurableFile]) -> None:
+    async def _commit(self, files: Iterable[DurableFile], now: bool = False) -> None:
         touched = set(files)
         for f in touched:
             f.changed()
-        await durable.commit(touched)
+        await durable.commit(touched, now=now)
 
 
 class TinyBackend:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -92,3 +94,14 @@ async def test_audit_line_carries_the_masked_command(tmp_path: Path) -> None:
 def test_env_refused_by_the_grammar_still_does_not_leak() -> None:
     assert "SECRET" not in mask("submit --env --env TOKEN=SECRET -- x")
     assert "SECRET" not in mask("submit --ENV=TOKEN=SECRET -- x")
+
+
+async def test_audit_log_is_private_under_umask_022(tmp_path: Path) -> None:
+    old = os.umask(0o022)  # the usual umask, under which files come out world-readable
+    try:
+        audit = AuditLog(tmp_path / "state" / "audit.jsonl")
+        await audit.record(user="U1", channel=None, account="a", command="list", outcome="ok")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "state" / "audit.jsonl").stat().st_mode) == 0o600

@@ -11,8 +11,8 @@ import pytest
 from bot.config import parse_config
 from bot.core import replies as r
 from bot.core.models import JobState
-from bot.core.store import Store
 from bot.runtime import Runtime
+from bot.store.state import open_state
 from labkit import ALICE, BOB, Lab, wait_state
 
 pytestmark = pytest.mark.lab
@@ -44,7 +44,7 @@ async def test_clusters_lists_each_with_reachability(lab: Lab) -> None:
 async def test_use_sets_a_per_user_default_that_survives_a_restart(
     lab: Lab, tmp_path: Path
 ) -> None:
-    rt = await Runtime.open(lab.config(), Store(tmp_path / "state.json"))
+    rt = await Runtime.open(lab.config(), open_state(tmp_path / "state"))
     try:
         bad = await rt.dispatch.handle(ALICE, "use nope")
         assert isinstance(bad, r.ErrorReply)
@@ -55,7 +55,7 @@ async def test_use_sets_a_per_user_default_that_survives_a_restart(
         await rt.close()
 
     # A new process over the same state.
-    again = await Runtime.open(lab.config(), Store(tmp_path / "state.json"))
+    again = await Runtime.open(lab.config(), open_state(tmp_path / "state"))
     try:
         sub = await again.dispatch.handle(
             ALICE, "submit -J viajump -p cpu -- echo through the bastion"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from bot.core import replies as r
 from bot.core.audit import AuditLog
-from bot.core.store import Store
 from bot.runtime import Runtime
+from bot.store.state import open_state
 from labkit import ALICE, STRANGER, Lab
 from scripted import Scripted, ScriptedPool
 
@@ -49,13 +49,13 @@ async def test_without_channels_watches_and_channel_reports_say_where_they_work(
 
 async def test_use_is_read_back_by_the_next_runtime_over_the_same_store(tmp_path: Path) -> None:
     config = Lab.from_env().config()
-    rt = await Runtime.open(config, Store(tmp_path / "state.json"), pool=_pool())
+    rt = await Runtime.open(config, open_state(tmp_path / "state"), pool=_pool())
     try:
         done = await rt.dispatch.handle(ALICE, "use jump")
         assert isinstance(done, r.Done)
     finally:
         await rt.close()
-    again = await Runtime.open(config, Store(tmp_path / "state.json"), pool=_pool())
+    again = await Runtime.open(config, open_state(tmp_path / "state"), pool=_pool())
     try:
         assert again.clusters.default(ALICE).name == "jump"
         assert again.clusters.client(ALICE, None)[0].name == "jump"

@@ -12,8 +12,9 @@ from bot.core import ids
 from bot.core.records import Watch
 from bot.core.reports.store import ReportStore
 from bot.core.schedules import ReportSchedule
-from bot.core.store import Store
 from bot.core.watches.store import WatchStore
+from bot.store.port import State
+from bot.store.state import open_state
 
 
 def _forced(monkeypatch: pytest.MonkeyPatch, digits: list[str]) -> None:
@@ -30,11 +31,9 @@ def _report() -> ReportSchedule:
     return ReportSchedule(cluster="lab", channel="C1", user_id="U1", every="1h", interval=3600)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "state.json")
-    yield s
-    s.close()
+@pytest.fixture(params=["files", "memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> State:
+    return open_state(tmp_path / "state" if request.param == "files" else None)
 
 
 def test_ids_are_twelve_hex_digits() -> None:
@@ -48,13 +47,13 @@ def test_many_ids_are_distinct() -> None:
     assert len({_report().id for _ in range(5000)}) == 5000
 
 
-async def _add_watch(store: Store) -> list[str]:
+async def _add_watch(store: State) -> list[str]:
     watches = WatchStore(store)
     added = [(await watches.add_watch(_watch())).id for _ in range(2)]
     return added + sorted(w.id for w in await watches.watches())
 
 
-async def _add_report(store: Store) -> list[str]:
+async def _add_report(store: State) -> list[str]:
     reports = ReportStore(store)
     added = [(await reports.add(_report())).id for _ in range(2)]
     return added + sorted(r.id for r in await reports.all())
@@ -64,9 +63,9 @@ async def _add_report(store: Store) -> list[str]:
     ("add", "prefix"), [(_add_watch, "w"), (_add_report, "r")], ids=["watch", "report"]
 )
 async def test_a_colliding_id_is_replaced_on_insert(
-    store: Store,
+    store: State,
     monkeypatch: pytest.MonkeyPatch,
-    add: Callable[[Store], Awaitable[list[str]]],
+    add: Callable[[State], Awaitable[list[str]]],
     prefix: str,
 ) -> None:
     _forced(monkeypatch, ["a" * 12, "a" * 12, "b" * 12])

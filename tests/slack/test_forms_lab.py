@@ -12,10 +12,8 @@ import pytest
 
 from bot.core import replies as r
 from bot.core.models import JobState
-from bot.render.modals import submit_view
 from labkit import ALICE, STRANGER, eventually, wait_state
-from slack_standin import Call
-from slackkit import HttpBot
+from slackkit import HttpBot, form_submission, global_shortcut, opened_view
 
 pytestmark = pytest.mark.lab
 
@@ -26,57 +24,10 @@ async def _interaction(http_bot: HttpBot, payload: dict[str, Any]) -> tuple[int,
     return status, text
 
 
-def _state(**values: str) -> dict[str, Any]:
-    state: dict[str, Any] = {}
-    for field, value in values.items():
-        # As Slack sends it: block_id -> action_id -> element state (both the field's name).
-        if field == "partition":
-            element = {"type": "static_select", "selected_option": {"value": value}}
-        else:
-            element = {"type": "plain_text_input", "value": value}
-        state[field] = {field: element}
-    return {"values": state}
-
-
-def _submission(user: str, channel: str | None, **values: str) -> dict[str, Any]:
-    form = r.SubmitFormReply(cluster="lab", partitions=["cpu", "gpu"], default_partition="gpu")
-    view = {
-        **submit_view(form, channel),
-        "id": f"V{secrets.token_hex(4)}",
-        "state": _state(**values),
-    }
-    return {
-        "type": "view_submission",
-        "team": {"id": "T1"},
-        "user": {"id": user},
-        "api_app_id": "A1",
-        "trigger_id": f"form-{secrets.token_hex(3)}",
-        "view": view,
-    }
-
-
-def _global_shortcut(user: str, trigger: str) -> dict[str, Any]:
-    """The "Submit a Slurm job" shortcut, pressed by `user`."""
-    return {
-        "type": "shortcut",
-        "callback_id": "submit_job",
-        "team": {"id": "T1"},
-        "user": {"id": user},
-        "trigger_id": trigger,
-    }
-
-
 async def _jobs_named(http_bot: HttpBot, name: str) -> list[str]:
     _, client = http_bot.rt.clusters.client(ALICE, "lab")
     res = await client.transport.run(["squeue", "-h", "--states=all", "-n", name, "-o", "%i"])
     return res.stdout.split()
-
-
-def _opened(call: Call) -> dict[str, Any]:
-    view: dict[str, Any] = call.params["view"]
-    if isinstance(view, str):
-        view = json.loads(view)
-    return view
 
 
 async def test_slash_submit_alone_opens_the_form_with_the_clusters_partitions(
@@ -86,7 +37,7 @@ async def test_slash_submit_alone_opens_the_form_with_the_clusters_partitions(
     assert status == 200 and seconds < 1.0
     [opened] = await http_bot.standin.wait_for("views.open", timeout=30)
     assert opened.params["trigger_id"] == "trig-form"
-    view = _opened(opened)
+    view = opened_view(opened)
     select = next(b for b in view["blocks"] if b.get("block_id") == "partition")["element"]
     assert [o["value"] for o in select["options"]] == ["cpu", "gpu"]
     assert select["initial_option"]["value"] == "gpu"
@@ -112,7 +63,8 @@ async def test_slash_submit_says_what_to_type_when_the_form_cannot_open(
 async def test_a_bad_field_is_answered_on_the_form_and_nothing_runs(http_bot: HttpBot) -> None:
     tag = f"form{secrets.token_hex(3)}"
     status, body = await _interaction(
-        http_bot, _submission(ALICE, "C1", partition="cpu", time="soon", name=tag, command="true")
+        http_bot,
+        form_submission(ALICE, "C1", partition="cpu", time="soon", name=tag, command="true"),
     )
     assert status == 200
     answer = json.loads(body)
@@ -127,7 +79,7 @@ async def test_a_good_form_submits_one_real_job_and_opens_its_thread(http_bot: H
     tag = f"form{secrets.token_hex(3)}"
     status, body = await _interaction(
         http_bot,
-        _submission(
+        form_submission(
             ALICE,
             "C1",
             partition="cpu",
@@ -157,7 +109,7 @@ async def test_a_good_form_submits_one_real_job_and_opens_its_thread(http_bot: H
 
 async def test_a_redelivered_submission_runs_once(http_bot: HttpBot) -> None:
     tag = f"form{secrets.token_hex(3)}"
-    payload = _submission(ALICE, "C1", partition="cpu", name=tag, command="true")
+    payload = form_submission(ALICE, "C1", partition="cpu", name=tag, command="true")
     await _interaction(http_bot, payload)
     await _interaction(http_bot, payload)  # the same view id again
     await http_bot.standin.wait_for("chat.postMessage", timeout=30)
@@ -175,7 +127,7 @@ async def test_a_redelivered_submission_runs_once(http_bot: HttpBot) -> None:
 async def test_the_global_shortcut_form_puts_the_card_in_the_dm(http_bot: HttpBot) -> None:
     tag = f"form{secrets.token_hex(3)}"
     await _interaction(
-        http_bot, _submission(ALICE, None, partition="cpu", name=tag, command="true")
+        http_bot, form_submission(ALICE, None, partition="cpu", name=tag, command="true")
     )
     [card] = await http_bot.standin.wait_for("chat.postMessage", timeout=30)
     assert card.params["channel"] == ALICE  # the app's DM with the user
@@ -207,7 +159,7 @@ async def test_message_shortcut_opens_the_form_with_the_message_as_the_command(
     status, _ = await _interaction(http_bot, payload)
     assert status == 200
     [opened] = await http_bot.standin.wait_for("views.open", timeout=30)
-    view = _opened(opened)
+    view = opened_view(opened)
     command = next(b for b in view["blocks"] if b.get("block_id") == "command")
     assert command["element"]["initial_value"] == "python train.py --lr 0.1"
     assert json.loads(view["private_metadata"])["channel"] == "C1"
@@ -215,9 +167,9 @@ async def test_message_shortcut_opens_the_form_with_the_message_as_the_command(
 
 
 async def test_an_unmapped_user_gets_a_form_that_says_why(http_bot: HttpBot) -> None:
-    await _interaction(http_bot, _global_shortcut(STRANGER, "trig-stranger"))
+    await _interaction(http_bot, global_shortcut(STRANGER, "trig-stranger"))
     [opened] = await http_bot.standin.wait_for("views.open", timeout=30)
-    assert "not set up to use srunx-bot" in json.dumps(_opened(opened))
+    assert "not set up to use srunx-bot" in json.dumps(opened_view(opened))
     assert not http_bot.standin.violations
 
 
@@ -225,7 +177,7 @@ async def test_a_channel_the_bot_is_not_in_gets_the_card_in_the_dm(http_bot: Htt
     tag = f"form{secrets.token_hex(3)}"
     http_bot.standin.fail_next("chat.postMessage", status=200, error="not_in_channel")
     await _interaction(
-        http_bot, _submission(ALICE, "C1", partition="cpu", name=tag, command="true")
+        http_bot, form_submission(ALICE, "C1", partition="cpu", name=tag, command="true")
     )
     posts = await http_bot.standin.wait_for(  # top-level ones: not the thread's replies
         "chat.postMessage", count=3, timeout=30, where=lambda c: "thread_ts" not in c.params
@@ -243,7 +195,7 @@ async def test_a_channel_the_bot_is_not_in_gets_the_card_in_the_dm(http_bot: Htt
 async def test_a_refused_submission_is_explained_in_the_dm(http_bot: HttpBot) -> None:
     tag = f"form{secrets.token_hex(3)}"
     status, body = await _interaction(
-        http_bot, _submission(ALICE, "C1", partition="nosuch", name=tag, command="true")
+        http_bot, form_submission(ALICE, "C1", partition="nosuch", name=tag, command="true")
     )
     assert status == 200 and not body  # valid as text: only Slurm's side can refuse it
     [dm] = await http_bot.standin.wait_for("chat.postMessage", timeout=30)
@@ -256,7 +208,7 @@ async def test_a_refused_submission_is_explained_in_the_dm(http_bot: HttpBot) ->
 
 async def test_a_form_that_cannot_open_is_explained_in_the_dm(http_bot: HttpBot) -> None:
     http_bot.standin.fail_next("views.open", status=200, error="expired_trigger_id")
-    await _interaction(http_bot, _global_shortcut(ALICE, "trig-late"))
+    await _interaction(http_bot, global_shortcut(ALICE, "trig-late"))
     [dm] = await http_bot.standin.wait_for("chat.postMessage", timeout=30)
     assert dm.params["channel"] == ALICE
     assert "could not open the submit form (expired_trigger_id)" in dm.params["text"]

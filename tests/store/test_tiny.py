@@ -11,8 +11,8 @@ from storekit import THREADS
 from tinydb import TinyDB
 
 from bot.store import atomic, durable, history
-from bot.store.port import Doc, Spec
-from bot.store.tiny import TinyBackend
+from bot.store.backend import Doc, Spec
+from bot.store.tiny import AtomicJSONStorage, TinyBackend
 
 NOW = 1_750_000_000.0
 
@@ -73,7 +73,7 @@ async def test_files_are_private_and_tinydb_reads_them(tmp_path: Path) -> None:
     assert len(files) == 2
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == atomic.PRIVATE_FILE
-    docs = [d for p in files for d in TinyDB(p, storage=atomic.AtomicJSONStorage).table("threads")]
+    docs = [d for p in files for d in TinyDB(p, storage=AtomicJSONStorage).table("threads")]
     assert sorted(d["key"] for d in docs) == ["lab:1", "lab:2"]
 
 

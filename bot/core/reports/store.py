@@ -1,44 +1,30 @@
-"""Scheduled reports in the store."""
+"""Scheduled reports, on the storage port."""
 
 from __future__ import annotations
 
-from tinydb import Query, TinyDB
-
 from bot.core.ids import insert_unique
 from bot.core.schedules import ReportSchedule
-from bot.core.store import Store
-
-_Q = Query()
+from bot.store.port import State
 
 
 class ReportStore:
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, state: State) -> None:
+        self.reports = state.reports
 
     async def add(self, report: ReportSchedule) -> ReportSchedule:
         """Store a new schedule; returned with the id it got (its own unless that was taken)."""
-        doc = report.model_dump(mode="json")
-        stored = await self.store.run(lambda db: insert_unique(db.table("reports"), doc, "r"))
+        stored = await insert_unique(self.reports.add, report.model_dump(mode="json"), "r")
         return report.model_copy(update={"id": stored})
 
     async def save(self, report: ReportSchedule) -> None:
-        doc = report.model_dump(mode="json")
-        await self.store.run(lambda db: db.table("reports").upsert(doc, _Q.id == report.id))
+        await self.reports.save(report.model_dump(mode="json"))
 
     async def get(self, report_id: str) -> ReportSchedule | None:
-        def get(db: TinyDB) -> ReportSchedule | None:
-            doc = db.table("reports").get(_Q.id == report_id)
-            return ReportSchedule.model_validate(doc) if doc else None
-
-        return await self.store.run(get)
+        doc = await self.reports.get(report_id)
+        return ReportSchedule.model_validate(doc) if doc else None
 
     async def all(self, user_id: str | None = None) -> list[ReportSchedule]:
-        def get(db: TinyDB) -> list[ReportSchedule]:
-            table = db.table("reports")
-            docs = table.all() if user_id is None else table.search(_Q.user_id == user_id)
-            return [ReportSchedule.model_validate(d) for d in docs]
-
-        return await self.store.run(get)
+        return [ReportSchedule.model_validate(d) for d in await self.reports.of_user(user_id)]
 
     async def remove(self, report_id: str) -> None:
-        await self.store.run(lambda db: db.table("reports").remove(_Q.id == report_id))
+        await self.reports.remove(report_id)

@@ -85,11 +85,20 @@ class JobMonitor:
             name=name,
             broadcast=broadcast,
         )
-        await self.store.save_thread(thread)
+        await self.store.save_thread(thread, now=True)  # its card is out: never a second one
         return thread
 
     # ------------------------------------------------------------------ polling
     async def tick(self, cluster: str) -> TickReport:
+        """One poll of a cluster. Its saves are one durable write at its end, except those
+        that must precede or follow a post at once (intents, new cards, warnings): a crash
+        before the end loses only post-marks, and each is found again from its intent."""
+        async with self.store.batch():
+            report = await self._tick(cluster)
+        await self.store.prune()
+        return report
+
+    async def _tick(self, cluster: str) -> TickReport:
         report = TickReport(cluster)
         threads = await self.store.open_threads(cluster)
         mine = await self.store.mine_watches(cluster)
@@ -189,7 +198,7 @@ class JobMonitor:
                 await _logged(self.notifier.update_card(thread, info), "updating a card")
             return await self._maybe_warn(thread, info)
         if info.state == JobState.NOT_FOUND:
-            await self.store.save_thread(thread.model_copy(update={"done": True}))
+            await self.store.save_thread(thread.model_copy(update={"done": True}), now=True)
             note = f"Slurm no longer knows job {thread.job_id}; stopped following it"
             return int(
                 await _logged(self.notifier.post_reply(thread, ThreadPost(note)), "posting a reply")
@@ -202,7 +211,7 @@ class JobMonitor:
         async def record_intent() -> None:
             # Saved as the message leaves, not while it queues for the channel: a crash in
             # between is resolved by looking in the thread (_resolve_in_flight).
-            await self.store.save_thread(intent)
+            await self.store.record_intent(intent)
 
         try:
             post = ThreadPost(text, final=final, seq=seq, before_send=record_intent)
@@ -236,7 +245,7 @@ class JobMonitor:
             log.exception("posting the card of job %s failed", thread.job_id)
             return None
         carded = thread.model_copy(update={"card_ts": ts, "thread_ts": thread.thread_ts or ts})
-        await self.store.save_thread(carded)
+        await self.store.save_thread(carded, now=True)
         return carded
 
     async def _resolve_in_flight(self, thread: JobThread, info: JobInfo) -> JobThread:
@@ -283,7 +292,7 @@ class JobMonitor:
             return 0
         warning = time_warning_text(info, max(0, limit - used))
         await self.notifier.post_reply(thread, ThreadPost(warning))
-        await self.store.save_thread(thread.model_copy(update={"time_warned": True}))
+        await self.store.save_thread(thread.model_copy(update={"time_warned": True}), now=True)
         return 1
 
     async def _notice(self, channel: str, text: str) -> None:

@@ -1,103 +1,96 @@
-"""The job threads and watches of the watches feature, in the store."""
+"""The job threads and watches of the watches feature, on the storage port."""
 
 from __future__ import annotations
 
-from tinydb import Query, TinyDB
+import time
+from contextlib import AbstractAsyncContextManager
 
 from bot.core.ids import insert_unique
 from bot.core.records import JobThread, Watch
-from bot.core.store import Store
+from bot.store.port import State
 
-_Q = Query()
+PRUNE_EVERY = 3600.0  # history is kept by the hour: pruning more often finds nothing
 
 
 class WatchStore:
-    """Typed access to the threads and watches tables."""
+    """Typed access to job threads and watches. A closed (`done`) thread leaves the live
+    state for the history, where it is still found until `retention` has passed."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, state: State, retention: float = 30 * 86400) -> None:
+        self.state = state
+        self.retention = retention
+        self._pruned = 0.0
 
-    async def save_thread(self, thread: JobThread) -> None:
+    def batch(self) -> AbstractAsyncContextManager[None]:
+        """A poll tick: its saves become durable together when it ends."""
+        return self.state.batch()
+
+    async def save_thread(self, thread: JobThread, *, now: bool = False) -> None:
+        """`now`: durable when this returns even inside a batch (a post is recorded after
+        it left; a card must not be posted twice)."""
         doc = {**thread.model_dump(mode="json"), "key": thread.key}
-        await self.store.run(lambda db: db.table("threads").upsert(doc, _Q.key == thread.key))
+        if thread.done:
+            await self.state.threads.close([doc], now=now)
+        else:
+            await self.state.threads.save(doc, now=now)
+
+    async def record_intent(self, thread: JobThread) -> None:
+        """A transition about to be posted: durable before the post, batch or not."""
+        await self.save_thread(thread, now=True)
 
     async def thread(self, cluster: str, job_id: str) -> JobThread | None:
-        def get(db: TinyDB) -> JobThread | None:
-            doc = db.table("threads").get(_Q.key == f"{cluster}:{job_id}")
-            return JobThread.model_validate(doc) if doc else None
-
-        return await self.store.run(get)
+        doc = await self.state.threads.by_key(f"{cluster}:{job_id}")
+        return JobThread.model_validate(doc) if doc else None
 
     async def thread_at(self, channel: str, thread_ts: str) -> JobThread | None:
-        def get(db: TinyDB) -> JobThread | None:
-            doc = db.table("threads").get((_Q.channel == channel) & (_Q.thread_ts == thread_ts))
-            return JobThread.model_validate(doc) if doc else None
-
-        return await self.store.run(get)
+        doc = await self.state.threads.at(channel, thread_ts)
+        return JobThread.model_validate(doc) if doc else None
 
     async def open_threads(self, cluster: str | None = None) -> list[JobThread]:
-        def get(db: TinyDB) -> list[JobThread]:
-            cond = _Q.done == False  # noqa: E712 (TinyDB query, not a Python comparison)
-            if cluster is not None:
-                cond = cond & (_Q.cluster == cluster)
-            return [JobThread.model_validate(d) for d in db.table("threads").search(cond)]
+        return [JobThread.model_validate(d) for d in await self.state.threads.open(cluster)]
 
-        return await self.store.run(get)
+    async def close_threads(self, cluster: str, job_ids: list[str]) -> None:
+        docs = [await self.state.threads.by_key(f"{cluster}:{j}") for j in job_ids]
+        await self.state.threads.close([{**d, "done": True} for d in docs if d and not d["done"]])
+
+    def kept_since(self, now: float | None = None) -> float:
+        """Threads closed before this are forgotten."""
+        return (time.time() if now is None else now) - self.retention
+
+    async def prune(self, now: float | None = None) -> int:
+        """Forget threads closed longer than the retention ago; at most once an hour (a
+        poll tick calls it), so it costs nothing most of the time."""
+        now = time.time() if now is None else now
+        if now - self._pruned < PRUNE_EVERY:
+            return 0
+        self._pruned = now
+        return await self.state.threads.prune(self.kept_since(now))
 
     async def add_watch(self, watch: Watch) -> Watch:
         """Store a new watch; returned with the id it got (its own unless that was taken)."""
         doc = watch.model_dump(mode="json")
-        stored = await self.store.run(lambda db: insert_unique(db.table("watches"), doc, "w"))
+        stored = await insert_unique(self.state.watches.add, doc, "w")
         return watch.model_copy(update={"id": stored})
 
     async def watches(self, user_id: str | None = None) -> list[Watch]:
-        def get(db: TinyDB) -> list[Watch]:
-            table = db.table("watches")
-            docs = table.all() if user_id is None else table.search(_Q.user_id == user_id)
-            return [Watch.model_validate(d) for d in docs]
-
-        return await self.store.run(get)
+        return [Watch.model_validate(d) for d in await self.state.watches.of_user(user_id)]
 
     async def mine_watches(self, cluster: str) -> list[Watch]:
         """The `watch mine` watches of one cluster (what a poll tick needs, nothing more)."""
-
-        def get(db: TinyDB) -> list[Watch]:
-            docs = db.table("watches").search((_Q.kind == "mine") & (_Q.cluster == cluster))
-            return [Watch.model_validate(d) for d in docs]
-
-        return await self.store.run(get)
+        return await self._of_kind("mine", cluster)
 
     async def gpu_watches(self, cluster: str) -> list[Watch]:
-        def get(db: TinyDB) -> list[Watch]:
-            docs = db.table("watches").search((_Q.kind == "gpus") & (_Q.cluster == cluster))
-            return [Watch.model_validate(d) for d in docs]
+        return await self._of_kind("gpus", cluster)
 
-        return await self.store.run(get)
+    async def _of_kind(self, kind: str, cluster: str) -> list[Watch]:
+        return [Watch.model_validate(d) for d in await self.state.watches.of_kind(kind, cluster)]
 
     async def save_watch(self, watch: Watch) -> None:
-        doc = watch.model_dump(mode="json")
-        await self.store.run(lambda db: db.table("watches").upsert(doc, _Q.id == watch.id))
+        await self.state.watches.save(watch.model_dump(mode="json"))
 
     async def apply(self, changed: list[Watch], removed: list[str]) -> None:
         """Many watches' new states in one write (a poll may touch every GPU watch)."""
-        if not changed and not removed:
-            return
-        updates = [(w.model_dump(mode="json"), _Q.id == w.id) for w in changed]
-
-        def write(db: TinyDB) -> None:
-            table = db.table("watches")
-            if updates:
-                table.update_multiple(updates)
-            if removed:
-                table.remove(_Q.id.one_of(removed))
-
-        await self.store.run(write)
+        await self.state.watches.apply([w.model_dump(mode="json") for w in changed], removed)
 
     async def remove_watches(self, ids: list[str]) -> None:
-        await self.store.run(lambda db: db.table("watches").remove(_Q.id.one_of(ids)))
-
-    async def close_threads(self, cluster: str, job_ids: list[str]) -> None:
-        keys = [f"{cluster}:{j}" for j in job_ids]
-        await self.store.run(
-            lambda db: db.table("threads").update({"done": True}, _Q.key.one_of(keys))
-        )
+        await self.state.watches.remove(ids)

@@ -27,7 +27,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         text = command_text(command.get("text", ""))
         echo = escape(text[:200] + ("…" if len(text) > 200 else "")) or "help"
         await ack(response_type="ephemeral", text=f":hourglass_flowing_sand: `{echo}`")
-        if not ctx.recent.first_time(f"command:{command.get('trigger_id', '')}"):
+        if not await ctx.recent.first_time(f"command:{command.get('trigger_id', '')}"):
             return
         channel = command.get("channel_id", "")
         reply = await ctx.dispatch.handle(

@@ -19,12 +19,16 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         # A bot's message that mentions us (another bot, or our own echo) is not a request.
         if event.get("bot_id") or event.get("subtype") == "bot_message":
             return
-        if not ctx.recent.first_time(f"event:{body.get('event_id', '')}"):
+        if not await ctx.recent.first_time(f"event:{body.get('event_id', '')}"):
             return
         channel, user = event["channel"], event.get("user", "")
         text = command_text(event.get("text", ""), strip_mention=True)
-        text = await ctx.in_thread(text, channel, event.get("thread_ts"))
-        reply = await ctx.dispatch.handle(user, text, channel=channel)
+        cmd = await ctx.in_thread(text, channel, event.get("thread_ts"))
+        reply = (
+            cmd
+            if not isinstance(cmd, str)
+            else await ctx.dispatch.handle(user, cmd, channel=channel)
+        )
         thread = event.get("thread_ts") or event["ts"]
         await ctx.delivery.mention(client, user, channel, thread, reply)
 
@@ -34,7 +38,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         # Only a person's own new message in a DM with the bot: no edits, joins or bot posts.
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
-        if not ctx.recent.first_time(f"event:{body.get('event_id', '')}"):
+        if not await ctx.recent.first_time(f"event:{body.get('event_id', '')}"):
             return
         text = command_text(event.get("text", ""), strip_mention=True)
         user = event.get("user", "")

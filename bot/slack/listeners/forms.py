@@ -82,7 +82,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             return
         await ack()  # closes the form; submitting may take longer than Slack's 3 s
         # A valid submission closes its view, so a second delivery of its id is a redelivery.
-        if view.get("id") and not ctx.recent.first_time(f"view:{view['id']}"):
+        if view.get("id") and not await ctx.recent.first_time(f"view:{view['id']}"):
             return
         channel, _ = metadata(view)
         reply = await ctx.dispatch.run(

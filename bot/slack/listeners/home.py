@@ -41,7 +41,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         # The same event comes for the Messages and About tabs; Slack may redeliver it.
         if event.get("tab") != "home":
             return
-        if not ctx.recent.first_time(f"event:{body.get('event_id', '')}"):
+        if not await ctx.recent.first_time(f"event:{body.get('event_id', '')}"):
             return
         await publish(client, event.get("user", ""))
 

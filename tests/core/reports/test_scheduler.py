@@ -18,11 +18,11 @@ from bot.core.models import JobState, PartitionResources, QueueJob, QueueSummary
 from bot.core.reports.scheduler import ReportScheduler
 from bot.core.reports.store import ReportStore
 from bot.core.schedules import ReportSchedule
-from bot.core.store import Store
 from bot.errors import PostRefused
 from bot.render.blocks import render_blocks
 from bot.render.text import render_text, wait_text
 from bot.runtime import Runtime
+from bot.store.state import open_state
 
 T0 = datetime(2026, 11, 27, 8, 0, 0, tzinfo=UTC)  # a Friday
 
@@ -176,9 +176,9 @@ async def scheduling(tmp_path: Path) -> AsyncIterator[tuple[Runtime, ReportStore
         "test config",
     )
     rt = await Runtime.open(config)
-    store = Store(tmp_path / "state.json")
+    store = open_state(tmp_path / "state")
     yield rt, ReportStore(store)
-    store.close()
+    await store.close()
     await rt.close()
 
 

@@ -20,9 +20,9 @@ from bot.core.models import Job, JobResource, JobState
 from bot.core.reports.scheduler import ReportScheduler
 from bot.core.reports.store import ReportStore
 from bot.core.slurm.parse import tres_gpu_count
-from bot.core.store import Store
 from bot.errors import AccessDenied, UsageError
 from bot.runtime import Runtime
+from bot.store.state import CollectionState, open_state
 from labkit import ADMIN, ALICE, BOB, Lab, Posts, Recorder, eventually, wait_state
 
 pytestmark = pytest.mark.lab
@@ -55,23 +55,23 @@ Starter = Callable[["Posts", Callable[[], datetime]], Awaitable[Bot]]
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = Store(tmp_path / "state.json")
+async def store(tmp_path: Path) -> AsyncIterator[CollectionState]:
+    s = open_state(tmp_path / "state")
     yield s
-    s.close()
+    await s.close()
 
 
 @pytest.fixture
 async def posting(lab: Lab, tmp_path: Path) -> AsyncIterator[tuple[Runtime, Posts]]:
     """The bot's parts over a state file, posting into a recorder."""
     posts = Recorder()
-    rt = await Runtime.open(lab.config(), Store(tmp_path / "posting.json"), posts)
+    rt = await Runtime.open(lab.config(), open_state(tmp_path / "posting"), posts)
     yield rt, posts
     await rt.close()
 
 
 @pytest.fixture
-async def start(lab: Lab, store: Store) -> AsyncIterator[Starter]:
+async def start(lab: Lab, store: CollectionState) -> AsyncIterator[Starter]:
     bots: list[Bot] = []
 
     async def starter(posts: Posts, clock: Callable[[], datetime]) -> Bot:
@@ -146,7 +146,7 @@ async def test_report_now_into_another_channel_needs_a_grant(
 
 
 async def test_crontab_report_fires_at_its_slot_and_survives_restarts(
-    start: Starter, store: Store
+    start: Starter, store: CollectionState
 ) -> None:
     posts = Posts()
     first: Bot = await start(posts, clock_reaching(next_minute(), 3))

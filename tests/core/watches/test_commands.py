@@ -11,9 +11,9 @@ import pytest
 
 from bot.core import replies as r
 from bot.core.records import JobThread, Watch
-from bot.core.store import Store
 from bot.core.watches.store import WatchStore
 from bot.runtime import Runtime
+from bot.store.state import open_state
 from labkit import ADMIN, ALICE, BOB, Lab, Recorder
 from scripted import Answer, Scripted, ScriptedPool
 
@@ -59,7 +59,7 @@ class Bot:
 async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
     slurm = {a: Scripted({}) for a in ("alice", "bob", "hpcuser")}
     notifier = Recorder()
-    store = Store(tmp_path / "state.json")
+    store = open_state(tmp_path / "state")
     rt = await Runtime.open(Lab.from_env().config(), store, notifier, pool=ScriptedPool(slurm))
     yield Bot(rt, rt.threads, notifier, slurm)
     await rt.close()

@@ -15,11 +15,11 @@ from bot.core import commands as c
 from bot.core import replies as r
 from bot.core.models import Job, JobResource, JobState
 from bot.core.records import Watch
-from bot.core.store import Store
 from bot.core.watches.gpus import GpuWatcher
 from bot.core.watches.store import WatchStore
 from bot.errors import UsageError
 from bot.runtime import Runtime
+from bot.store.state import open_state
 from labkit import ALICE, Lab, Posts, eventually, wait_state
 
 pytestmark = pytest.mark.lab
@@ -76,7 +76,7 @@ class GpuRig:
 @pytest.fixture
 async def rig(lab: Lab, tmp_path: Path) -> AsyncIterator[GpuRig]:
     rt = await Runtime.open(lab.config())
-    store = Store(tmp_path / "state.json")
+    store = open_state(tmp_path / "state")
     watches = WatchStore(store)
     posts = Posts()
     rig = GpuRig(lab, rt, watches, posts, None)  # type: ignore[arg-type]
@@ -88,7 +88,7 @@ async def rig(lab: Lab, tmp_path: Path) -> AsyncIterator[GpuRig]:
     finally:
         for job_id in rig.held:
             await rig.release(job_id)
-        store.close()
+        await store.close()
         await rt.close()
 
 

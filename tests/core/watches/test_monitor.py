@@ -4,6 +4,8 @@ between a transition's intent and its post, and a card Slack did not take at sub
 from __future__ import annotations
 
 import asyncio
+import time
+import zlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,12 +22,13 @@ from bot.core.ports import ThreadPost
 from bot.core.prefs import Prefs
 from bot.core.records import JobThread
 from bot.core.slurm.client import Output, Survey
-from bot.core.store import Store
 from bot.core.watches.monitor import JobMonitor
 from bot.core.watches.store import WatchStore
 from bot.errors import SlurmError
 from bot.slack.app import web_client
 from bot.slack.notifier import ChannelPacer, SlackNotifier
+from bot.store import atomic, durable
+from bot.store.state import THREADS, CollectionState, open_state
 from bot.transport.pool import TransportPool
 from slack_standin import SlackStandIn
 from slackkit import settings_for
@@ -79,11 +82,11 @@ class Rig:
     path: Path
     slurm: FakeSlurm
     clusters: Clusters
-    stores: list[Store] = field(default_factory=list)
+    stores: list[CollectionState] = field(default_factory=list)
 
     def start(self, notifier: SlackNotifier | None = None) -> JobMonitor:
         """A (re)started bot: a fresh store on the same state file and a fresh monitor."""
-        store = Store(self.path)
+        store = open_state(self.path)
         self.stores.append(store)
         notifier = notifier or SlackNotifier(self.client, ChannelPacer(0))
         clusters = self.clusters
@@ -115,10 +118,10 @@ async def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[
     monkeypatch.setattr(clusters, "client", lambda user, cluster: (config.clusters[0], slurm))
     async with SlackStandIn() as slack:
         client = web_client(settings_for(slack, http=True))
-        r = Rig(slack, client, tmp_path / "state.json", slurm, clusters)
+        r = Rig(slack, client, tmp_path / "state", slurm, clusters)
         yield r
         for store in r.stores:
-            store.close()
+            await store.close()
         await clusters.close()
 
 
@@ -243,3 +246,40 @@ async def test_a_card_slack_did_not_take_is_posted_once_slack_answers_then_its_t
     texts = rig.thread_texts(str(card["ts"]))
     assert texts[0].startswith("PENDING") and texts[-1].startswith("*COMPLETED*"), texts
     assert "COMPLETED" in str(card["blocks"])  # updated in place
+
+
+async def test_a_ticks_post_marks_are_one_write_at_its_end_its_intents_one_each(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monitor = rig.start()
+    jobs = ["7", "8", "9"]
+    for j in jobs:
+        info = JobInfo(job_id=j, state=JobState.PENDING)
+        card = await monitor.notifier.post_card("C1", None, "lab", info)
+        await monitor.follow(cluster="lab", job_id=j, user_id=ALICE, channel="C1", card_ts=card)
+        rig.slurm.states[j] = JobState.RUNNING
+    written: list[str] = []
+
+    def write(path: Path, text: str) -> None:
+        written.append(path.name)
+        atomic.write_atomic(path, text)
+
+    monkeypatch.setattr(durable, "write_atomic", write)
+    await monitor.tick("lab")
+    shards = {zlib.crc32(f"lab:{j}".encode()) % THREADS.shards for j in jobs}
+    assert len(written) == len(jobs) + len(shards)  # each intent, then the shards once
+    restarted = rig.start()  # all of it durable when the tick returned
+    for j in jobs:
+        thread = await restarted.store.thread("lab", j)
+        assert thread is not None and thread.seq == 1 and thread.in_flight is None
+
+
+async def test_a_tick_prunes_old_threads_at_most_once_an_hour(rig: Rig) -> None:
+    monitor = rig.start()
+    await monitor.follow(cluster="lab", job_id="5", user_id=ALICE, channel="C1", card_ts="c5")
+    rig.slurm.states["5"] = JobState.NOT_FOUND
+    await monitor.tick("lab")  # closed: kept for the retention (the tick pruned nothing)
+    later = time.time() + monitor.store.retention + 2 * 3600
+    assert await monitor.store.prune(later) == 1
+    assert await monitor.store.thread("lab", "5") is None
+    assert await monitor.store.prune(later + 60) == 0  # within the hour: not even looked

@@ -13,10 +13,10 @@ import pytest
 from bot.config import NotifyConfig, parse_config
 from bot.core.models import Job, JobResource, JobState
 from bot.core.records import Watch
-from bot.core.store import Store
 from bot.core.watches.monitor import JobMonitor
 from bot.core.watches.store import WatchStore
 from bot.runtime import Runtime
+from bot.store.state import CollectionState, open_state
 from labkit import ALICE, BOB, Lab, Recorder
 
 pytestmark = pytest.mark.lab
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.lab
 @dataclass
 class Rig:
     rt: Runtime
-    store: Store
+    store: CollectionState
     watches: WatchStore
     notifier: Recorder
     monitor: JobMonitor
@@ -69,14 +69,14 @@ class Rig:
 @pytest.fixture
 async def rig(lab: Lab, tmp_path: Path) -> AsyncIterator[Rig]:
     rt = await Runtime.open(lab.config())
-    store = Store(tmp_path / "state.json")
+    store = open_state(tmp_path / "state")
     watches = WatchStore(store)
     notifier = Recorder()
     monitor = JobMonitor(
         rt.access, rt.clusters, watches, notifier, NotifyConfig(time_limit_warning=58)
     )
     yield Rig(rt, store, watches, notifier, monitor)
-    store.close()
+    await store.close()
     await rt.close()
 
 
@@ -124,13 +124,13 @@ async def test_watch_mine_picks_up_a_job_submitted_outside_the_bot(rig: Rig) -> 
     assert rig.notifier.texts(job_id)[-1].startswith("*COMPLETED*")
 
 
-async def test_restart_posts_remaining_changes_once(rig: Rig, lab: Lab) -> None:
+async def test_restart_posts_remaining_changes_once(rig: Rig, lab: Lab, tmp_path: Path) -> None:
     job_id = await rig.submit("sleep 6")
     await rig.run_until_running(job_id)
     # A new bot process: same state file, new rt and monitor, and a transition that was
     # being posted when the old one died.
-    rig.store.close()
-    store = Store(rig.store.path)
+    await rig.store.close()
+    store = open_state(tmp_path / "state")
     watches = WatchStore(store)
     thread = await watches.thread("lab", job_id)
     assert thread is not None and thread.state == JobState.RUNNING
@@ -143,7 +143,7 @@ async def test_restart_posts_remaining_changes_once(rig: Rig, lab: Lab) -> None:
     await rig.run_until_done(job_id)
     states = [t.split(" ", 1)[0].strip("*,") for t in rig.notifier.texts(job_id)]
     assert states.count("RUNNING") == 1 and states.count("COMPLETED") == 1, states
-    store.close()
+    await store.close()
     await rt.close()
 
 
@@ -204,7 +204,7 @@ async def _rig_with_broken_bob(lab: Lab, tmp_path: Path) -> Rig:
     garbage.write_text("not a key at all\n")
     data["access"]["users"][BOB]["key_file"] = str(garbage)
     rt = await Runtime.open(parse_config(data))
-    store = Store(tmp_path / "broken.json")
+    store = open_state(tmp_path / "broken")
     watches = WatchStore(store)
     notifier = Recorder()
     monitor = JobMonitor(
@@ -227,7 +227,7 @@ async def test_one_accounts_broken_key_does_not_stop_the_others(lab: Lab, tmp_pa
         assert [ch for ch, _ in rig.notifier.notices] == ["CB"], rig.notifier.notices
         assert rig.notifier.notices[0][1].startswith("the jobs of bob on lab cannot be read")
     finally:
-        rig.store.close()
+        await rig.store.close()
         await rig.rt.close()
 
 
@@ -248,5 +248,5 @@ async def test_an_unexpected_error_in_one_survey_does_not_stop_the_others(
         report = await rig.monitor.tick("lab")
         assert report.problems == ["the jobs of bob could not be read; see the log"]
     finally:
-        rig.store.close()
+        await rig.store.close()
         await rig.rt.close()

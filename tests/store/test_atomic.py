@@ -1,8 +1,7 @@
-"""The store survives kill -9 in the middle of writes, every time."""
+"""Every state file survives kill -9 in the middle of its writes, and is private."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import random
@@ -11,20 +10,22 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from tinydb import TinyDB
 
-from bot.core.audit import AuditLog
-from bot.core.store import AtomicJSONStorage, Store
+from bot.core.records import JobThread
+from bot.core.watches.store import WatchStore
+from bot.store.state import open_state
+from bot.store.tiny import AtomicJSONStorage
 
 # A writer that never stops: big documents, so a kill lands inside a write often.
 WRITER = """
 import sys
 from tinydb import TinyDB
-from bot.core.store import AtomicJSONStorage
+from bot.store.tiny import AtomicJSONStorage
 db = TinyDB(sys.argv[1], storage=AtomicJSONStorage)
 t = db.table("watches")
 print("ready", flush=True)
@@ -58,18 +59,6 @@ def test_kill_9_during_writes_never_corrupts(tmp_path: Path) -> None:
     )
 
 
-async def test_store_serializes_access(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.json")
-
-    def insert(i: int) -> Callable[[TinyDB], int]:
-        return lambda db: int(db.table("t").insert({"i": i}))
-
-    await asyncio.gather(*(store.run(insert(i)) for i in range(50)))
-    assert await store.run(lambda db: len(db.table("t"))) == 50
-    store.close()
-    assert len(TinyDB(tmp_path / "s.json", storage=AtomicJSONStorage).table("t")) == 50
-
-
 @pytest.fixture
 def umask_022() -> Iterator[None]:
     old = os.umask(0o022)  # the usual umask, under which files come out world-readable
@@ -86,11 +75,15 @@ def _mode(path: Path) -> int:
 async def test_state_dir_and_file_are_private_under_umask_022(
     tmp_path: Path, umask_022: None
 ) -> None:
-    store = Store(tmp_path / "state" / "state.json")
-    await store.run(lambda db: db.table("t").insert({"token": "x"}))
-    store.close()
+    threads = WatchStore(open_state(tmp_path / "state"))
+    thread = JobThread(cluster="lab", job_id="1", account="a", user_id="U1", channel="C1")
+    await threads.save_thread(thread)
+    await threads.save_thread(thread.model_copy(update={"done": True}))  # to the history
+    await threads.state.prefs.set_cluster("U1", "lab")
     assert _mode(tmp_path / "state") == 0o700
-    assert _mode(tmp_path / "state" / "state.json") == 0o600
+    assert _mode(tmp_path / "state" / "threads.history") == 0o700
+    files = list((tmp_path / "state").rglob("*.json"))
+    assert len(files) >= 3 and all(_mode(f) == 0o600 for f in files)
 
 
 def test_a_leftover_temp_file_of_this_process_is_not_reused_with_its_wide_mode(
@@ -102,10 +95,3 @@ def test_a_leftover_temp_file_of_this_process_is_not_reused_with_its_wide_mode(
     leftover.chmod(0o644)
     storage.write({"t": {}})
     assert _mode(tmp_path / "state.json") == 0o600
-
-
-async def test_audit_log_is_private_under_umask_022(tmp_path: Path, umask_022: None) -> None:
-    audit = AuditLog(tmp_path / "state" / "audit.jsonl")
-    await audit.record(user="U1", channel=None, account="a", command="list", outcome="ok")
-    assert _mode(tmp_path / "state") == 0o700
-    assert _mode(tmp_path / "state" / "audit.jsonl") == 0o600
