@@ -119,8 +119,13 @@ def _rows_for(wanted: str, rows: list[JobInfo]) -> list[JobInfo]:
 
 
 def _merge(acct: list[JobInfo], live: list[JobInfo]) -> list[JobInfo]:
-    """Per task: squeue's state (and exit code) is fresher; sacct fills in what squeue lacks."""
-    merged = {r.job_id: r for r in acct}
+    """Per task: squeue's state (and exit code) is fresher; sacct fills in what squeue lacks.
+    An array's pending range (`12_[2-3%1]`) from accounting is stale once squeue lists the
+    array: squeue shows what is still pending itself, so the tasks are not counted twice."""
+    listed = {_array_parent(r.job_id) for r in live if "_" in r.job_id}
+    merged = {
+        r.job_id: r for r in acct if not ("_[" in r.job_id and _array_parent(r.job_id) in listed)
+    }
     for r in live:
         old = merged.get(r.job_id)
         if old is not None and old.state.is_terminal and r.state.is_terminal:

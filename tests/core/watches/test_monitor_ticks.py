@@ -87,11 +87,6 @@ async def test_an_array_is_posted_on_its_state_changes_not_on_each_task(bot: Bot
     assert len(bot.out.texts(SWEEP)) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SlurmClient._merge keeps accounting's stale pending range `419_[2-3%1]` next to "
-    "squeue's fresher rows for tasks 2 and 3: a 3-task array is tallied as 5 tasks",
-)
 async def test_an_arrays_tally_counts_each_task_once(bot: Bot) -> None:
     await bot.follow(SWEEP)
     bot.stage("2_running")
