@@ -17,7 +17,7 @@ from bot.render.buttons import cancel_button
 from bot.render.card import state_text
 from bot.render.kit import SECTION_CHARS, Block, context, fit_lines, section
 from bot.render.mrkdwn import escape, with_mentions
-from bot.render.text import partition_line
+from bot.render.text import partition_line, render_text
 
 MAX_VIEW_BLOCKS = 100
 REFRESH = "home_refresh"
@@ -52,6 +52,16 @@ def home_view(reply: r.HomeReply, notice: str | None = None) -> Block:
     ]
     jobs = _jobs(reply.cluster, reply.jobs, MAX_VIEW_BLOCKS - len(head) - len(rest))
     return {"type": "home", "blocks": [*head, *jobs, *rest]}
+
+
+def home_notice(reply: r.Reply) -> str:
+    """A Home button's outcome, shown at the top of the republished Home."""
+    match reply:
+        case r.Cancelled():
+            return f"Cancelled job {reply.job.job_id} on {reply.cluster}: {state_text(reply.job)}"
+        case r.ErrorReply():
+            return reply.message
+    return render_text(reply)
 
 
 def error_view(message: str, mentions: Sequence[str] = ()) -> Block:

@@ -10,7 +10,7 @@ from bot.core.models import JobInfo, JobState, PartitionResources, ResourceSnaps
 from bot.core.records import Watch
 from bot.core.schedules import ReportSchedule
 from bot.render.buttons import job_value, read_job_value
-from bot.render.home_tab import MAX_VIEW_BLOCKS, error_view, home_view
+from bot.render.home_tab import MAX_VIEW_BLOCKS, error_view, home_notice, home_view
 from slack_standin import check_blocks
 
 SNAP = ResourceSnapshot(
@@ -215,3 +215,9 @@ def test_jobs_that_could_not_be_read_are_not_shown_as_none() -> None:
     view = home_view(r.HomeReply(cluster="lab", account="alice", problems=["jobs: ssh down"]))
     text = _text(view)
     assert "*Your jobs*: unknown" in text and "No queued or running jobs" not in text
+
+
+def test_home_notice_says_what_a_button_did() -> None:
+    job = JobInfo(job_id="5", state=JobState.CANCELLED)
+    assert home_notice(r.Cancelled(cluster="lab", job=job)).startswith("Cancelled job 5 on lab")
+    assert home_notice(r.ErrorReply(message="no job 5 on lab")) == "no job 5 on lab"

@@ -10,12 +10,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import commands as c
-from bot.core import replies as r
 from bot.core.access import error_reply
 from bot.errors import BotError
-from bot.render.card import state_text
-from bot.render.home_tab import CANCEL, REFRESH, error_view, home_view
-from bot.render.text import render_text
+from bot.render.home_tab import CANCEL, REFRESH, error_view, home_notice, home_view
 from bot.slack.context import SlackContext
 from bot.slack.listeners.actions import run_button
 
@@ -55,17 +52,8 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         await ack()
         user = body["user"]["id"]
         reply = await run_button(ctx, user, str(action.get("value", "")), c.Cancel)
-        await publish(client, user, _outcome(reply))
+        await publish(client, user, home_notice(reply))
 
     app.event("app_home_opened")(on_opened)
     app.action(REFRESH)(on_refresh)
     app.action(CANCEL)(on_cancel)
-
-
-def _outcome(reply: r.Reply) -> str:
-    match reply:
-        case r.Cancelled():
-            return f"Cancelled job {reply.job.job_id} on {reply.cluster}: {state_text(reply.job)}"
-        case r.ErrorReply():
-            return reply.message
-    return render_text(reply)
