@@ -18,8 +18,8 @@ from bot.core.access import Access
 from bot.core.audit import AuditLog
 from bot.core.clusters import Clusters
 from bot.core.dispatch import Dispatch
+from bot.core.home import Home
 from bot.core.jobs.commands import Jobs
-from bot.core.jobs.home import Home
 from bot.core.ports import Nowhere, Outbox
 from bot.core.prefs import Prefs
 from bot.core.reports.scheduler import ReportScheduler

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from bot.core.access import Access
 from bot.core.dispatch import Dispatch
-from bot.core.jobs.home import Home
+from bot.core.home import Home
 from bot.core.replies import ErrorReply
 from bot.core.watches.store import WatchStore
 from bot.slack.dedup import RecentIds
