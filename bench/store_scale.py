@@ -3,8 +3,9 @@ stores the bot uses (WatchStore on bot/store's TinyDB-format files: live shards 
 history by hour). For 1k / 10k / 100k job threads ever recorded (1k / 10k / 10k of them live)
 and 10k watches: p50/p99 of a thread lookup by (channel, thread_ts) (`WatchStore.thread_at`),
 of one durable transition (the monitor's intent, saved before its post), a poll tick's store
-time with 100 transitions (100 intents, each durable at once, then the tick's post-marks in one
-batch, a tenth of them final), start-up load time, file sizes, and RSS over the bare imports.
+time with 100 transitions (reading the cluster's open threads, 100 intents, each durable at
+once as a journal line, then the tick's post-marks in one batch, a tenth of them final),
+start-up load time, file sizes, and RSS over the bare imports.
 Goals at 100k recorded / 10k live: lookup p99 <= 2 ms, transition <= 20 ms, tick <= 200 ms,
 start-up <= 2 s, RSS <= +25 MB (the state loaded; also shown: holding every open thread and
 watch as models, what bench/memory.py measures, most of it the models themselves).

@@ -28,7 +28,7 @@ def clear_stale(folder: Path, name: str = "*") -> None:
         stale.unlink(missing_ok=True)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     dir_fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(dir_fd)  # makes a rename or an unlink in it durable
@@ -45,17 +45,17 @@ def write_atomic(path: Path, text: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def remove_durably(path: Path) -> None:
     path.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def rename_durably(path: Path, to: Path) -> None:
     os.replace(path, to)
-    _fsync_dir(to.parent)
+    fsync_dir(to.parent)
 
 
 def read_json(path: Path) -> Any:

@@ -46,12 +46,20 @@ class Collection(Protocol):
         """Live records whose fields equal `match` (the fields of an index or unique)."""
         ...
 
+    async def find_json(self, **match: Any) -> list[str]:
+        """`find`, each record as its JSON text (for a model to parse in one step)."""
+        ...
+
     async def find_one(self, **match: Any) -> Doc | None:
         """By a unique index: the live record, else the newest one in history."""
         ...
 
     async def all(self) -> list[Doc]:
         """Every live record."""
+        ...
+
+    async def all_json(self) -> list[str]:
+        """`all`, each record as its JSON text."""
         ...
 
     async def insert(self, doc: Doc) -> bool:

@@ -50,6 +50,11 @@ class DurableFile:
                 self._on_written()
 
 
+def batching() -> bool:
+    """Whether this task's writes wait for a batch's end."""
+    return _batch.get() is not None
+
+
 async def commit(files: Iterable[DurableFile], now: bool = False) -> None:
     """Make the files' changes durable now, or at the end of the current batch."""
     pending = _batch.get()

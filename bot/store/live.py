@@ -10,15 +10,24 @@ from typing import Any
 
 from bot.store.backend import Doc, Fields, Spec
 
+STAMP = "journal"  # the table holding a live file's journal stamp
+
 
 def dumps(doc: Doc) -> str:
     return json.dumps(doc, separators=(",", ":"))
 
 
-def table_text(name: str, texts: Iterator[str] | list[str]) -> str:
-    """A TinyDB file with one table (TinyDB can open every file the store writes)."""
+def table_text(name: str, texts: Iterator[str] | list[str], stamp: int = 0) -> str:
+    """A TinyDB file with one table (TinyDB can open every file the store writes), and the
+    journal's stamp (bot/store/journal.py) in a table of its own once there is one."""
     rows = ",".join(f'"{i}":{text}' for i, text in enumerate(texts, 1))
-    return f'{{"{name}":{{{rows}}}}}'
+    stamped = f',"{STAMP}":{{"1":{{"n":{stamp}}}}}' if stamp else ""
+    return f'{{"{name}":{{{rows}}}{stamped}}}'
+
+
+def stamp_of(data: dict[str, Any]) -> int:
+    n: int = data.get(STAMP, {}).get("1", {}).get("n", 0)
+    return n
 
 
 def values(doc: Doc, fields: Fields) -> tuple[Any, ...]:
@@ -67,8 +76,8 @@ class Live:
         for shard in self.shards:
             yield from shard.items()
 
-    def render(self, shard: int) -> str:
-        return table_text(self.spec.name, list(self.shards[shard].values()))
+    def render(self, shard: int, stamp: int = 0) -> str:
+        return table_text(self.spec.name, list(self.shards[shard].values()), stamp)
 
     def _unindex(self, key: str, doc: Doc) -> None:
         for fields, index in self._index.items():
@@ -97,19 +106,25 @@ class LiveReads:
             return doc
         return self._from_history((self.spec.key,), (key,))
 
-    async def find(self, **match: Any) -> list[Doc]:
+    async def find_json(self, **match: Any) -> list[str]:
         fields = tuple(match)
         self.spec.check(fields, (*self.spec.indexes, *self.spec.unique))
         found = (self._live.get(k) for k in self._live.keys(fields, tuple(match.values())))
-        return [json.loads(text) for text in found if text is not None]
+        return [text for text in found if text is not None]
+
+    async def find(self, **match: Any) -> list[Doc]:
+        return [json.loads(text) for text in await self.find_json(**match)]
 
     async def find_one(self, **match: Any) -> Doc | None:
         self.spec.check(tuple(match), self.spec.unique)
         live = await self.find(**match)
         return live[-1] if live else self._from_history(tuple(match), tuple(match.values()))
 
+    async def all_json(self) -> list[str]:
+        return [text for _, text in self._live.texts()]
+
     async def all(self) -> list[Doc]:
-        return [json.loads(text) for _, text in self._live.texts()]
+        return [json.loads(text) for text in await self.all_json()]
 
     async def insert(self, doc: Doc) -> bool:
         if self._live.get(str(doc[self.spec.key])) is not None:

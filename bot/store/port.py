@@ -28,7 +28,10 @@ class Threads(Protocol):
 
     async def at(self, channel: str, thread_ts: str) -> Doc | None: ...
 
-    async def open(self, cluster: str | None = None) -> list[Doc]: ...
+    async def open_json(self, cluster: str | None = None) -> list[str]:
+        """The open threads (of one cluster), each as its JSON text: a poll tick reads
+        thousands, and a model parses the text in one step (no dicts in between)."""
+        ...
 
     async def close(self, docs: Iterable[Doc], *, now: bool = False) -> None:
         """Finished: to history, in one write."""

@@ -46,8 +46,8 @@ class StoredThreads:
     async def at(self, channel: str, thread_ts: str) -> Doc | None:
         return await self._c.find_one(channel=channel, thread_ts=thread_ts)
 
-    async def open(self, cluster: str | None = None) -> list[Doc]:
-        return await (self._c.all() if cluster is None else self._c.find(cluster=cluster))
+    async def open_json(self, cluster: str | None = None) -> list[str]:
+        return await (self._c.all_json() if cluster is None else self._c.find_json(cluster=cluster))
 
     async def close(self, docs: Iterable[Doc], *, now: bool = False) -> None:
         await self._c.to_history(docs, now=now)

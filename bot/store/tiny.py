@@ -4,7 +4,9 @@ from memory (loaded once at start), every write atomic and fsynced.
 Per collection: live records in `NAME.I.json` (I < spec.shards, by key), history in
 `NAME.history/HOUR.PART.json`. Saving a record rewrites only its live shard; moving records
 to history writes their hour's bucket first and then their shards, so a crash in between
-leaves a record in both at worst, which loading resolves (the history copy wins).
+leaves a record in both at worst, which loading resolves (the history copy wins). A write
+that must be durable at once inside a batch (an intent) is a line in `NAME.journal` until the
+batch writes its shard (bot/store/journal.py).
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ from bot.store.atomic import (
 from bot.store.backend import Doc, Fields, Spec
 from bot.store.durable import DurableFile
 from bot.store.history import History
-from bot.store.live import Live, LiveReads
+from bot.store.journal import Journal
+from bot.store.live import Live, LiveReads, stamp_of
 
 HISTORY, LIVE = 0, 1  # write order
+JOURNAL_CAP = 1 << 20  # bytes of journal (a few thousand intents) before it is emptied
 
 
 class AtomicJSONStorage(Storage):
@@ -60,46 +64,88 @@ class TinyCollection(LiveReads):
     def __init__(self, root: Path, spec: Spec) -> None:
         self.spec = spec
         self._live = Live(spec)
+        self._journal = Journal(root / f"{spec.name}.journal")
         self._shards = [
-            DurableFile(root / f"{spec.name}.{i}.json", partial(self._live.render, i), LIVE)
+            DurableFile(root / f"{spec.name}.{i}.json", partial(self._render, i), LIVE)
             for i in range(spec.shards)
         ]
         self._history = History(spec, root / f"{spec.name}.history") if spec.history else None
         self._buckets: dict[int, DurableFile] = {}
         self._load()
 
+    def _render(self, shard: int) -> str:
+        return self._live.render(shard, self._journal.n)
+
     def _load(self) -> None:
+        stamps, files, misplaced = self._load_shards()
+        entries = sorted(self._journal.entries(), key=lambda e: e.n)
+        self._journal.n = max([*stamps.values(), *(e.n for e in entries)], default=0)
+        # What the shards missed when the bot stopped: the intents of an unfinished batch.
+        dirty = {self._live.put(e.doc) for e in entries if e.n > stamps.get(e.shard, 0)}
+        if misplaced:  # written with another number of shards: rewrite all, drop the rest
+            dirty = set(range(len(self._shards)))
+        if self._history is not None:
+            dirty |= self._load_history()
+        for i in sorted(dirty):
+            write_atomic(self._shards[i].path, self._render(i))
+        if misplaced:
+            for path in set(files) - {f.path for f in self._shards}:
+                remove_durably(path)
+        if entries:  # every line is in a durable shard now
+            self._journal.clear()
+
+    def _load_shards(self) -> tuple[dict[int, int], list[Path], bool]:
+        """The live files, each one's journal stamp by its number, and whether a record was
+        in another shard than this number of shards puts it."""
         files = sorted(self._shards[0].path.parent.glob(f"{self.spec.name}.*.json"))
         files = [p for p in files if p.name.split(".")[1].isdigit()]
+        stamps: dict[int, int] = {}
         misplaced = False
         for path in files:
             data = AtomicJSONStorage(path).read() or {}
+            stamps[int(path.name.split(".")[1])] = stamp_of(data)
             for doc in data.get(self.spec.name, {}).values():
                 shard = self._live.put(doc)
                 misplaced |= path != self._shards[shard].path
-        if misplaced:  # written with another number of shards: rewrite, then drop the rest
-            for i, f in enumerate(self._shards):
-                write_atomic(f.path, self._live.render(i))
-            for path in set(files) - {f.path for f in self._shards}:
-                remove_durably(path)
-        if self._history is None:
-            return
+        return stamps, files, misplaced
+
+    def _load_history(self) -> set[int]:
+        """Loads the history; returns the shards to rewrite where a crash came between a
+        move's two writes (the record is in its history bucket already: the move finishes)."""
+        assert self._history is not None
         make_private_dir(self._history.folder)
         self._history.load()
         key = (self.spec.key,)
-        moved = [  # a crash came between a move's two writes: finish the move
+        moved = [
             k
             for k, text in list(self._live.texts())
             if self._history.find(key, (k,)) == json.loads(text)
         ]
-        for i in {s for k in moved if (s := self._live.pop(k)) is not None}:
-            write_atomic(self._shards[i].path, self._live.render(i))
+        return {s for k in moved if (s := self._live.pop(k)) is not None}
 
     def _from_history(self, fields: Fields, match: tuple[Any, ...]) -> Doc | None:
         return self._history.find(fields, match) if self._history else None
 
     async def upsert(self, doc: Doc, *, now: bool = False) -> None:
-        await self._commit([self._shards[self._live.put(doc)]], now=now)
+        shard = self._live.put(doc)
+        if not (now and durable.batching()):
+            await self._commit([self._shards[shard]], now=now)
+            return
+        # Durable at once inside a batch: a journal line now, its shard at the batch's end.
+        n, text = self._journal.number(), self._live.get(str(doc[self.spec.key]))
+        assert text is not None
+        await self._commit([self._shards[shard]])
+        await self._journal.append(n, shard, text)
+        if self._journal.size > JOURNAL_CAP:
+            await self._compact()
+
+    async def _compact(self) -> None:
+        """Every shard durable, then the journal emptied: under the journal's lock, so that
+        no line appended in between is lost."""
+        async with self._journal.lock:
+            if self._journal.size > JOURNAL_CAP:  # not done by another task meanwhile
+                await durable.commit(self._shards, now=True)
+                await asyncio.to_thread(self._journal.clear)
 
     async def upsert_many(self, docs: Iterable[Doc]) -> None:
         await self._commit(self._shards[self._live.put(d)] for d in docs)

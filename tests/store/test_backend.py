@@ -138,12 +138,15 @@ async def test_concurrent_writers_all_land(reopen: Open) -> None:
     assert len(await reopen().collection(THREADS).all()) == 200
 
 
-# Writes without pause (transitions, moves to history, batches) and says which are durable.
+# Writes without pause (transitions, intents in batches, moves to history, batches) and says
+# which are durable.
 WRITER = """
 import asyncio, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[3])
 from storekit import THREADS, open_backend
+import bot.store.tiny
+bot.store.tiny.JOURNAL_CAP = 30_000  # emptied every few intents, mid-run too
 
 async def main() -> None:
     backend = open_backend(sys.argv[1], Path(sys.argv[2]))
@@ -155,6 +158,13 @@ async def main() -> None:
                "thread_ts": f"1.{i % 40}", "seq": i, "pad": "x" * 3000}
         if i % 5 == 4:
             await threads.to_history([{**doc, "done": True}], at=1.75e9 + i)
+        elif i % 3 == 0:  # an intent (durable at once: the journal), then its post-mark
+            async with backend.batch():
+                await threads.upsert(doc, now=True)
+                print(i, flush=True)
+                await threads.upsert({**doc, "posted": True})
+            i += 1
+            continue
         elif i % 7 == 0:
             async with backend.batch():
                 await threads.upsert_many(

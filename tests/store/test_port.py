@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,8 +43,9 @@ async def test_threads_open_closed_and_found_by_their_thread(reopen: Open) -> No
     await threads.save(thread(2, seq=1), now=True)
     await threads.close([thread(1, done=True)])
     state = reopen()
-    assert sorted(d["key"] for d in await state.threads.open()) == ["lab:11", "lab:2"]
-    assert [d["key"] for d in await state.threads.open("lab")] == ["lab:2"]
+    opened = [json.loads(t)["key"] for t in await state.threads.open_json()]
+    assert sorted(opened) == ["lab:11", "lab:2"]
+    assert [json.loads(t)["key"] for t in await state.threads.open_json("lab")] == ["lab:2"]
     assert (await state.threads.by_key("lab:2") or {})["seq"] == 1
     assert await state.threads.by_key("lab:1") == thread(1, done=True)  # closed: history
     assert await state.threads.at("C1", "17000.1") == thread(1, done=True)
@@ -105,4 +107,4 @@ async def test_a_batch_is_one_write_at_its_end_and_reads_see_it_at_once(reopen: 
         await state.threads.save(thread(1))
         await state.threads.close([thread(2, done=True)])
         assert (await state.threads.by_key("lab:2") or {})["done"]
-    assert [d["key"] for d in await reopen().threads.open()] == ["lab:1"]
+    assert [json.loads(t)["key"] for t in await reopen().threads.open_json()] == ["lab:1"]

@@ -7,10 +7,10 @@ import stat
 from pathlib import Path
 
 import pytest
-from storekit import THREADS
+from storekit import THREADS, record_writes
 from tinydb import TinyDB
 
-from bot.store import atomic, durable, history
+from bot.store import atomic, history
 from bot.store.backend import Doc, Spec
 from bot.store.tiny import AtomicJSONStorage, TinyBackend
 
@@ -24,15 +24,7 @@ def doc(i: int, **extra: object) -> Doc:
 @pytest.fixture
 def writes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """The files written durably, in order."""
-    written: list[Path] = []
-    real = atomic.write_atomic
-
-    def record(path: Path, text: str) -> None:
-        written.append(path)
-        real(path, text)
-
-    monkeypatch.setattr(durable, "write_atomic", record)
-    return written
+    return record_writes(monkeypatch)
 
 
 async def test_saving_one_record_rewrites_only_its_shard(

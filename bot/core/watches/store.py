@@ -47,7 +47,8 @@ class WatchStore:
         return JobThread.model_validate(doc) if doc else None
 
     async def open_threads(self, cluster: str | None = None) -> list[JobThread]:
-        return [JobThread.model_validate(d) for d in await self.state.threads.open(cluster)]
+        texts = await self.state.threads.open_json(cluster)
+        return [JobThread.model_validate_json(t) for t in texts]
 
     async def close_threads(self, cluster: str, job_ids: list[str]) -> None:
         docs = [await self.state.threads.by_key(f"{cluster}:{j}") for j in job_ids]

@@ -1,11 +1,10 @@
-"""Report schedules (slot arithmetic on APScheduler's own triggers) and report rendering."""
+"""Report rendering, and `report every` storing and announcing its schedule (the slot
+arithmetic is tests/core/test_schedules.py)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -23,60 +22,6 @@ from bot.render.blocks import render_blocks
 from bot.render.text import render_text, wait_text
 from bot.runtime import Runtime
 from bot.store.state import open_state
-
-T0 = datetime(2026, 11, 27, 8, 0, 0, tzinfo=UTC)  # a Friday
-
-
-def _interval(**kw: object) -> ReportSchedule:
-    return ReportSchedule.model_validate(
-        {
-            "cluster": "lab",
-            "channel": "C1",
-            "user_id": "U1",
-            "every": "1h",
-            "interval": 3600,
-            "created": T0.timestamp(),
-            **kw,
-        }
-    )
-
-
-def test_interval_slots_count_from_creation() -> None:
-    s = _interval()
-    assert s.next_slot(T0 + timedelta(minutes=10)) == T0 + timedelta(hours=1)
-
-
-def test_the_slot_just_posted_is_not_posted_again_after_a_restart() -> None:
-    slot = T0 + timedelta(hours=1)
-    s = _interval(last_slot=slot.timestamp())
-    # A restart half a second after posting: the next slot is the following one.
-    assert s.next_slot(slot + timedelta(seconds=0.5)) == T0 + timedelta(hours=2)
-    # Even a clock a little behind the slot does not give the same slot back.
-    assert s.next_slot(slot - timedelta(seconds=2)) == T0 + timedelta(hours=2)
-
-
-def test_missed_slots_are_skipped_not_replayed() -> None:
-    s = _interval(last_slot=(T0 + timedelta(hours=1)).timestamp())
-    down_until = T0 + timedelta(hours=5, minutes=30)
-    assert s.next_slot(down_until) == T0 + timedelta(hours=6)
-
-
-def test_crontab_in_the_configured_time_zone() -> None:
-    berlin = ZoneInfo("Europe/Berlin")
-    s = ReportSchedule(
-        cluster="lab",
-        channel="C1",
-        user_id="U1",
-        every="0 9 * * 1-5",
-        cron="0 9 * * 1-5",
-        timezone="Europe/Berlin",
-    )
-    friday_10 = datetime(2026, 11, 27, 10, 0, tzinfo=berlin)
-    assert s.next_slot(friday_10) == datetime(2026, 11, 30, 9, 0, tzinfo=berlin)
-    assert s.when == "cron `0 9 * * 1-5` Europe/Berlin"
-    monday_9 = datetime(2026, 11, 30, 9, 0, tzinfo=berlin)
-    posted = s.model_copy(update={"last_slot": monday_9.timestamp()})
-    assert posted.next_slot(monday_9) == datetime(2026, 12, 1, 9, 0, tzinfo=berlin)
 
 
 def test_wait_text() -> None:
@@ -138,24 +83,6 @@ def test_report_is_one_safe_message() -> None:
     assert "longest wait 1h 05m" in body
 
 
-def test_crontab_day_numbers_mean_what_crontab_means() -> None:
-    # APScheduler 3 reads 0 as Monday; crontab (and the people typing it) mean Sunday.
-    from bot.core.schedules import crontab_trigger
-
-    saturday = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-    cases = {
-        "0 9 * * 0": datetime(2026, 11, 29, 9, 0, tzinfo=UTC),  # Sunday
-        "0 9 * * 7": datetime(2026, 11, 29, 9, 0, tzinfo=UTC),  # Sunday too
-        "0 9 * * 1-5": datetime(2026, 11, 30, 9, 0, tzinfo=UTC),  # Monday
-        "0 9 * * 6": datetime(2026, 12, 5, 9, 0, tzinfo=UTC),  # next Saturday
-        "0 9 * * mon-fri": datetime(2026, 11, 30, 9, 0, tzinfo=UTC),
-        "0 9 * * */2": datetime(2026, 11, 29, 9, 0, tzinfo=UTC),  # sun,tue,thu,sat
-        "30 13 * * *": datetime(2026, 11, 28, 13, 30, tzinfo=UTC),
-    }
-    for line, expected in cases.items():
-        assert crontab_trigger(line, "UTC").get_next_fire_time(None, saturday) == expected, line
-
-
 # ---------------------------------------------------------------- issue 10: unique report ids
 class _Posts:
     def __init__(self, fail: bool = False) -> None:
@@ -186,7 +113,9 @@ async def test_report_every_announces_the_unique_id_it_stored(
     scheduling: tuple[Runtime, ReportStore], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rt, store = scheduling
-    taken = _interval().model_copy(update={"id": "r" + "c" * 12})
+    taken = ReportSchedule(
+        id="r" + "c" * 12, cluster="lab", channel="C1", user_id="U1", every="1h", interval=3600
+    )
     await store.save(taken)
     digits = iter(["c" * 12, "d" * 12])
     monkeypatch.setattr(ids, "token_hex", lambda n: next(digits))

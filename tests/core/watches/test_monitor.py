@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
+from storekit import record_appends, record_writes
 
 from bot.config import NotifyConfig, parse_config
 from bot.core.access import Access
@@ -27,7 +28,6 @@ from bot.core.watches.store import WatchStore
 from bot.errors import SlurmError
 from bot.slack.app import web_client
 from bot.slack.notifier import ChannelPacer, SlackNotifier
-from bot.store import atomic, durable
 from bot.store.state import THREADS, CollectionState, open_state
 from bot.transport.pool import TransportPool
 from slack_standin import SlackStandIn
@@ -258,16 +258,11 @@ async def test_a_ticks_post_marks_are_one_write_at_its_end_its_intents_one_each(
         card = await monitor.notifier.post_card("C1", None, "lab", info)
         await monitor.follow(cluster="lab", job_id=j, user_id=ALICE, channel="C1", card_ts=card)
         rig.slurm.states[j] = JobState.RUNNING
-    written: list[str] = []
-
-    def write(path: Path, text: str) -> None:
-        written.append(path.name)
-        atomic.write_atomic(path, text)
-
-    monkeypatch.setattr(durable, "write_atomic", write)
+    written, appended = record_writes(monkeypatch), record_appends(monkeypatch)
     await monitor.tick("lab")
     shards = {zlib.crc32(f"lab:{j}".encode()) % THREADS.shards for j in jobs}
-    assert len(written) == len(jobs) + len(shards)  # each intent, then the shards once
+    assert len(appended) == len(jobs)  # each intent one journal line (bot/store/journal.py)
+    assert sorted(p.name for p in written) == sorted(f"threads.{s}.json" for s in shards)
     restarted = rig.start()  # all of it durable when the tick returned
     for j in jobs:
         thread = await restarted.store.thread("lab", j)
