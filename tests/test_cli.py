@@ -237,3 +237,13 @@ def test_console_command_on_a_cluster_imports_no_slack_http_client_or_scheduler(
 ) -> None:
     # jinja2 too: only `submit` renders a script
     assert _loaded("resources", (*_NOT_FOR_THE_CONSOLE, "jinja2")) == []
+
+
+def test_console_help_with_an_ssh_config_loads_no_ssh_or_store_library(
+    fresh_clone: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A real deployment has a config with SSH clusters: `help` must not pay for asyncssh.
+    example = Path(__file__).resolve().parents[1] / "srunx-bot.example.yaml"
+    monkeypatch.setenv("SRUNX_BOT_CONFIG", str(example))
+    modules = (*_NOT_FOR_THE_CONSOLE, "asyncssh", "tinydb", "jinja2")
+    assert _loaded("help", modules) == []

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import ClusterConfig
 from bot.transport.base import Transport
 from bot.transport.local import LocalTransport
-from bot.transport.ssh import DEFAULT_KNOWN_HOSTS, SSHTarget, SSHTransport
+
+if TYPE_CHECKING:
+    from bot.transport.ssh import SSHTarget
 
 
 def ssh_target(cluster: ClusterConfig, account: str, key_file: Path | None) -> SSHTarget:
+    # asyncssh (~0.3 s to import) loads with the first SSH cluster, not for `help`.
+    from bot.transport.ssh import DEFAULT_KNOWN_HOSTS, SSHTarget
+
     host = cluster.ssh_config_host or cluster.host
     assert host is not None
     ssh_config: tuple[Path, ...] = ()
@@ -47,6 +53,8 @@ class TransportPool:
             if cluster.is_local:
                 t = LocalTransport(account, timeout=cluster.command_timeout)
             else:
+                from bot.transport.ssh import SSHTransport
+
                 t = SSHTransport(ssh_target(cluster, account, key_file))
             self._transports[key] = t
         return t
