@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shlex
@@ -103,22 +104,35 @@ async def _serve(config: Config, config_file: str, http: bool, host: str, port: 
     for exposed in exposed_files(config_file):
         log.warning("%s", exposed)
     try:
-        await runtime.serve(config, settings, http=http, host=host, port=port)
+        await runtime.serve(
+            config, settings, http=http, host=host, port=port, config_file=config_file
+        )
     except aiohttp.ClientError as e:  # Slack unreachable
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0
 
 
-async def _console(config: Config, command: str | None, as_user: str | None) -> int:
+async def _console(
+    config: Config,
+    command: str | None,
+    as_user: str | None,
+    *,
+    config_file: str | None = None,
+    as_json: bool = False,
+) -> int:
     from bot import runtime
+    from bot.console.follow import Follower  # here: `-c help` loads no event loop
 
-    rt = await runtime.console(config)
+    rt = await runtime.console(config, config_file)
     try:
         user = _default_user(config, as_user)
+        # watches set here are followed here: polled as `bot serve` would, printed
+        follower = Follower(rt.clusters, rt.threads, rt.ticks, config.notify.poll_interval)
         if command is not None:
-            return 0 if await run_one(rt.dispatch, user, command) else 1
-        await repl(rt.dispatch, rt.access, user)
+            ok = await run_one(rt.dispatch, user, command, follower=follower, as_json=as_json)
+            return 0 if ok else 1
+        await repl(rt.dispatch, rt.access, user, follower=follower)
         return 0
     finally:
         await rt.close()
@@ -142,12 +156,17 @@ def _console_config(path: str | None) -> Config:
     return config
 
 
-def _run_console(path: str | None, command: str | None, as_user: str | None) -> int:
+def _run_console(
+    path: str | None, command: str | None, as_user: str | None, as_json: bool = False
+) -> int:
     if command is not None and not config_given(path):
-        answered = help_without_config(command)  # help needs no config and no cluster
+        # help needs no config and no cluster
+        answered = help_without_config(command, as_json=as_json)
         if answered is not None:
             return 0 if answered else 1
-    return _run(_console(_console_config(path), command, as_user))
+    config_file = (path or config_path()) if config_given(path) else None
+    config = _console_config(path)
+    return _run(_console(config, command, as_user, config_file=config_file, as_json=as_json))
 
 
 def _warn_exposed(config_file: str) -> None:
@@ -217,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     srv.add_argument("--host", default="0.0.0.0", help="HTTP listen address")  # noqa: S104
     con = sub.add_parser("console", help="try the command grammar in a terminal, no Slack needed")
     con.add_argument("-c", dest="command", help="run one command and exit")
+    con.add_argument(
+        "--json", action="store_true", help="with -c: print the reply as JSON (see README)"
+    )
     con.add_argument("--as", dest="as_user", metavar="SLACK_ID", help="act as this mapped user")
     sub.add_parser("check", help="check the config and log in to every cluster")
     args = parser.parse_args(argv)
@@ -224,13 +246,18 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging("INFO" if args.cmd == "serve" else "WARNING")
     try:
         if args.cmd == "console":
-            return _run_console(args.config, args.command, args.as_user)
+            if args.json and args.command is None:
+                parser.error("--json needs -c COMMAND")
+            return _run_console(args.config, args.command, args.as_user, args.json)
         config = load_config(args.config)
         config_file = args.config or config_path()
         if args.cmd == "serve":
             return _run(_serve(config, config_file, args.http, args.host, args.port))
         return _run(_check(config, config_file))
     except BotError as e:
+        if getattr(args, "json", False):  # `console --json`: the error as JSON too
+            print(json.dumps({"error": str(e)}))
+            return 2
         print(f"error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # port in use, Slack unreachable, ...

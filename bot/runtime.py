@@ -25,6 +25,7 @@ from bot.core.prefs import Prefs
 from bot.core.reports.scheduler import ReportScheduler
 from bot.core.reports.store import ReportStore
 from bot.core.script import ScriptRenderer
+from bot.core.templates import Templates
 from bot.core.watches.commands import WatchCommands
 from bot.core.watches.gpus import GpuWatcher
 from bot.core.watches.monitor import JobMonitor
@@ -57,6 +58,7 @@ class Runtime:
         pool: TransportPool | None = None,
         audit: AuditLog | None = None,
         renderer: ScriptRenderer | None = None,
+        config_file: str | None = None,
     ) -> None:
         self.config = config
         self.state = state
@@ -76,8 +78,16 @@ class Runtime:
         self.reports = ReportScheduler(
             self.access, self.clusters, report_store, outbox, config.reports
         )
+        templates = Templates(self.access, renderer, config_file=config_file, state_dir=state_dir())
         self.dispatch = Dispatch(
-            config, self.access, self.clusters, self.jobs, self.watches, self.reports, audit
+            config,
+            self.access,
+            self.clusters,
+            self.jobs,
+            self.watches,
+            self.reports,
+            audit,
+            templates=templates,
         )
 
     @classmethod
@@ -90,11 +100,20 @@ class Runtime:
         pool: TransportPool | None = None,
         audit: AuditLog | None = None,
         renderer: ScriptRenderer | None = None,
+        config_file: str | None = None,
     ) -> Runtime:
         """With no state, it lives in memory for this process only (the console); with no
         outbox, nothing can be posted (commands that post say where they work)."""
         state = state if state is not None else open_state(None)
-        rt = cls(config, state, outbox or Nowhere(), pool=pool, audit=audit, renderer=renderer)
+        rt = cls(
+            config,
+            state,
+            outbox or Nowhere(),
+            pool=pool,
+            audit=audit,
+            renderer=renderer,
+            config_file=config_file,
+        )
         await rt.prefs.load()
         return rt
 
@@ -144,9 +163,16 @@ def audit_log() -> AuditLog:
     return AuditLog(state_dir() / "audit.jsonl")
 
 
-async def console(config: Config) -> Runtime:
-    """The console's parts: audited like Slack, with session-only state and no channels."""
-    return await Runtime.open(config, audit=audit_log())
+async def console(config: Config, config_file: str | None = None) -> Runtime:
+    """The console's parts: audited like Slack, with session-only state and no channels;
+    watches print in the terminal (the console follows them itself: bot/console/follow.py)."""
+    from bot.console.outbox import TERMINAL, TerminalOutbox
+
+    rt = await Runtime.open(
+        config, outbox=TerminalOutbox(), audit=audit_log(), config_file=config_file
+    )
+    rt.dispatch.follow_in = TERMINAL
+    return rt
 
 
 def check_clusters(config: Config) -> Clusters:
@@ -156,7 +182,13 @@ def check_clusters(config: Config) -> Clusters:
 
 
 async def serve(
-    config: Config, settings: SlackSettings, *, http: bool, host: str, port: int
+    config: Config,
+    settings: SlackSettings,
+    *,
+    http: bool,
+    host: str,
+    port: int,
+    config_file: str | None = None,
 ) -> None:
     """`bot serve`: the state, the Slack client the outbox and the app share, the poll
     schedule, then Slack's requests until cancelled."""
@@ -165,7 +197,9 @@ async def serve(
 
     client = slack.web_client(settings)
     state = open_state(state_dir())  # an old state.json there is imported first, once
-    rt = await Runtime.open(config, state, SlackNotifier(client), audit=audit_log())
+    rt = await Runtime.open(
+        config, state, SlackNotifier(client), audit=audit_log(), config_file=config_file
+    )
     try:
         app = rt.slack_app(client, settings, http=http)
         log.info("Slack bot %s", await slack.check_token(app))

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import parse_config
+from bot.console.outbox import TERMINAL, TerminalOutbox
 from bot.core.ports import Nowhere
 from bot.runtime import Runtime, check_clusters, console
 from bot.store.state import CollectionState, open_state
@@ -90,7 +91,8 @@ async def test_the_console_audits_like_slack(
     monkeypatch.setenv("SRUNX_BOT_STATE", str(tmp_path))
     rt = await console(parse_config(CONFIG, "test config"))
     try:
-        assert isinstance(rt.outbox, Nowhere)
+        assert isinstance(rt.outbox, TerminalOutbox)  # watches print in the terminal
+        assert rt.dispatch.follow_in == TERMINAL
         await rt.dispatch.handle("U1", "help")
     finally:
         await rt.close()

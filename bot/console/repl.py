@@ -9,26 +9,39 @@ from bot.core import commands as c
 from bot.core import replies as r
 from bot.core.grammar import help_text, parse
 from bot.errors import UsageError
+from bot.render.json import render_json
 from bot.render.text import render_text
 
 if TYPE_CHECKING:  # `help` without a config loads no feature at all
+    from bot.console.follow import Follower
     from bot.core.access import Access
     from bot.core.dispatch import Dispatch
 
 PROMPT = "srunx> "
 
 
-def _show(reply: r.Reply) -> bool:
-    """Print a reply; True when it was not an error."""
-    print(render_text(reply), flush=True)
+def _show(reply: r.Reply, as_json: bool = False) -> bool:
+    """Print a reply (as text, or as JSON for `--json`); True when it was not an error."""
+    print(render_json(reply) if as_json else render_text(reply), flush=True)
     return reply.kind != "error"
 
 
-async def run_one(dispatch: Dispatch, user_id: str, text: str) -> bool:
-    return _show(await dispatch.handle(user_id, text))
+async def run_one(
+    dispatch: Dispatch,
+    user_id: str,
+    text: str,
+    *,
+    as_json: bool = False,
+    follower: Follower | None = None,
+) -> bool:
+    """Run and show one command; a watch it set is then followed here (with a follower)."""
+    ok = _show(await dispatch.handle(user_id, text), as_json)
+    if ok and follower is not None and not as_json:  # `--json` prints one reply, no stream
+        await follower.follow(user_id, parse(text))  # it parsed: dispatch ran it
+    return ok
 
 
-def help_without_config(text: str) -> bool | None:
+def help_without_config(text: str, *, as_json: bool = False) -> bool | None:
     """Answer `help [COMMAND]`, which needs no config or cluster (True when not an error);
     None when `text` is another command."""
     try:
@@ -36,13 +49,16 @@ def help_without_config(text: str) -> bool | None:
     except UsageError as e:
         if text.lower().split()[:1] != ["help"]:
             return None
-        return _show(r.ErrorReply(message=str(e)))  # `help nosuch`: say which topics exist
+        # `help nosuch`: say which topics exist
+        return _show(r.ErrorReply(message=str(e)), as_json)
     if not isinstance(cmd, c.Help):
         return None
-    return _show(r.HelpReply(text=help_text(cmd.topic)))
+    return _show(r.HelpReply(text=help_text(cmd.topic)), as_json)
 
 
-async def repl(dispatch: Dispatch, access: Access, user_id: str) -> None:
+async def repl(
+    dispatch: Dispatch, access: Access, user_id: str, *, follower: Follower | None = None
+) -> None:
     import asyncio  # here, not at the top: `-c help` needs no event loop
 
     with contextlib.suppress(ImportError):
@@ -63,4 +79,4 @@ async def repl(dispatch: Dispatch, access: Access, user_id: str) -> None:
         if line.strip() in ("exit", "quit"):
             return
         if line.strip():
-            await run_one(dispatch, user_id, line)
+            await run_one(dispatch, user_id, line, follower=follower)

@@ -129,8 +129,37 @@ class ConfigShow(_Cmd):
     kind: Literal["config"] = "config"
 
 
+class ConfigPaths(_Cmd):
+    kind: Literal["config_paths"] = "config_paths"
+
+
+class ListTemplates(_Cmd):
+    kind: Literal["templates"] = "templates"
+
+
+class ShowTemplate(_Cmd):
+    kind: Literal["template_show"] = "template_show"
+    name: str
+
+
+class SubmitScript(_Cmd):
+    """`submit --script PATH|-`: an existing script, rendered with its `--var`s, to sbatch."""
+
+    kind: Literal["submit_script"] = "submit_script"
+    path: str | None = None  # on the cluster, read as the caller; None: `source` is the script
+    source: str | None = None  # the fenced block of the message
+    variables: tuple[tuple[str, str], ...] = ()
+    # sbatch options for the flags the user gave, one argv element each (`--partition=gpu`)
+    options: tuple[str, ...] = ()
+    name: str | None = None
+    partition: str | None = None
+    dry_run: bool = False
+    notify_channel: bool = False
+
+
 Command = (
     Submit
+    | SubmitScript
     | Status
     | ListJobs
     | Cancel
@@ -139,6 +168,9 @@ Command = (
     | History
     | Clusters
     | ConfigShow
+    | ConfigPaths
+    | ListTemplates
+    | ShowTemplate
     | WatchJob
     | WatchMine
     | ListWatches

@@ -2,8 +2,8 @@
 feature that owns the command, the audit log. Never a traceback: every failure becomes an
 ErrorReply, and the bot's own bugs are logged, not shown.
 
-With no channel (the console) there is nowhere to post: watches and reports into channels
-are refused with a word on where they work."""
+With no channel (the console) watches are followed in the terminal when the surface gives a
+`follow_in` (else refused with a word on where they work); reports into channels are refused."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from bot.core.clusters import Clusters
 from bot.core.grammar import help_text, parse
 from bot.core.jobs.commands import JOB_COMMANDS, Jobs
 from bot.core.reports.scheduler import REPORT_COMMANDS, ReportScheduler
+from bot.core.templates import TEMPLATE_COMMANDS, Templates
 from bot.core.watches.commands import WATCH_COMMANDS, WatchCommands
 from bot.errors import AccessDenied, BotError, UsageError
 
@@ -27,6 +28,10 @@ log = logging.getLogger(__name__)
 
 
 class Dispatch:
+    # Where watches post for a surface without channels that follows them itself (the
+    # console's terminal outbox); None: they are refused there.
+    follow_in: str | None = None
+
     def __init__(
         self,
         config: Config,
@@ -36,6 +41,8 @@ class Dispatch:
         watches: WatchCommands,
         reports: ReportScheduler,
         audit: AuditLog | None = None,
+        *,
+        templates: Templates | None = None,
     ) -> None:
         self.config = config
         self.access = access
@@ -44,6 +51,7 @@ class Dispatch:
         self.watches = watches
         self.reports = reports
         self.audit = audit
+        self.templates = templates
 
     async def handle(
         self, user_id: str, text: str, *, channel: str | None = None, dm: bool = False
@@ -99,12 +107,15 @@ class Dispatch:
             return await self.clusters.use(user_id, cmd.name)
         if isinstance(cmd, c.ConfigShow):
             return self._config_show(user_id)
+        if isinstance(cmd, TEMPLATE_COMMANDS) and self.templates is not None:
+            return self.templates.run(user_id, cmd, console=channel is None)
         if isinstance(cmd, REPORT_COMMANDS):
             if channel is None and not (isinstance(cmd, c.ReportNow) and cmd.channel is None):
                 raise UsageError("reports into channels are posted by the Slack bot: use Slack")
             return await self.reports.run(user_id, cmd, channel, dm)
         if isinstance(cmd, WATCH_COMMANDS):
             cluster, _ = self.clusters.client(user_id, cmd.cluster)
+            channel = channel or self.follow_in
             if channel is None:
                 raise UsageError("watches post into Slack threads: use them in Slack (`bot serve`)")
             return await self.watches.run(user_id, cluster.name, cmd, channel)

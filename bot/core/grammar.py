@@ -7,6 +7,7 @@ one actionable line; argparse never prints or exits.
 from __future__ import annotations
 
 import argparse
+import difflib
 import io
 import re
 import shlex
@@ -47,23 +48,26 @@ _SINCE_RE = re.compile(r"([0-9]{1,9})([smhdw])", re.ASCII)
 _SINCE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2})?)?", re.ASCII)
 _NUMBER_RE = re.compile(r"[0-9]{1,9}", re.ASCII)
+_VAR_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)  # --var and --env keys
 MAX_TAIL_LINES = 500
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(_friendly(self.prog, message))
+        raise UsageError(_friendly(self.prog, message, list(self._option_string_actions)))
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         raise UsageError(message or f"see `help {self.prog}`")
 
 
-def _friendly(prog: str, message: str) -> str:
+def _friendly(prog: str, message: str, options: list[str] | None = None) -> str:
     usage = f"usage: `{COMMANDS[prog].usage}`"
     if message.startswith("unrecognized arguments:"):
         bad = message.split(":", 1)[1].split()[0]
         if bad.startswith("-"):
-            return f"unknown option `{bad}` for `{prog}`; {usage}"
+            near = _nearest(bad.split("=", 1)[0], options or [])
+            hint = f"did you mean `{near}`?" if near else usage
+            return f"unknown option `{bad}` for `{prog}`; {hint}"
         return f"unexpected `{bad}` for `{prog}`; {usage}"
     if message.startswith("the following arguments are required:"):
         what = message.split(":", 1)[1].strip()
@@ -114,6 +118,13 @@ def _env_pair(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise ValueError(f"invalid --env `{shown(text)}`: use KEY=VALUE")
+    return key, value
+
+
+def _var_pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not _VAR_KEY_RE.fullmatch(key):
+        raise ValueError(f"invalid --var `{shown(text)}`: use KEY=VALUE, KEY a name like `epochs`")
     return key, value
 
 
@@ -247,6 +258,10 @@ def _submit_parser() -> _Parser:
     p.add_argument("--template", metavar="NAME")
     p.add_argument("--dry-run", action="store_true")
     p.add_argument("--notify-channel", action="store_true")
+    p.add_argument("--script", metavar="PATH")
+    p.add_argument(
+        "--var", type=_typed(_var_pair), action="append", default=[], metavar="KEY=VALUE"
+    )
     _cluster_arg(p)
     return p
 
@@ -328,7 +343,18 @@ def _unwatch_parser() -> _Parser:
 
 def _config_parser() -> _Parser:
     p = _new("config")
+    p.add_argument("action", choices=["show", "paths"])
+    return p
+
+
+def _templates_parser() -> _Parser:
+    return _new("templates")
+
+
+def _template_parser() -> _Parser:
+    p = _new("template")
     p.add_argument("action", choices=["show"])
+    p.add_argument("name", metavar="NAME")
     return p
 
 
@@ -352,7 +378,8 @@ COMMANDS: dict[str, Spec] = {
         "--container IMAGE] [--env K=V]... [--template NAME] [--cluster NAME] [--dry-run] "
         "[--notify-channel] "
         "-- COMMAND...",
-        "submit a job; everything after `--` runs inside the job",
+        "submit a job; everything after `--` runs inside the job (or an existing script: "
+        "`--script PATH|- [--var K=V]...`)",
         _submit_parser,
     ),
     "status": Spec(
@@ -396,7 +423,13 @@ COMMANDS: dict[str, Spec] = {
         "reports", "scheduled reports, with their ids", lambda: _plain_parser("reports")
     ),
     "use": Spec("use CLUSTER", "make CLUSTER your default cluster", _use_parser),
-    "config": Spec("config show", "the bot's configuration (admins only)", _config_parser),
+    "config": Spec(
+        "config show|paths",
+        "the bot's configuration, or where its config, state and templates live (admins only)",
+        _config_parser,
+    ),
+    "templates": Spec("templates", "the job script templates, one line each", _templates_parser),
+    "template": Spec("template show NAME", "a job script template's text", _template_parser),
     "help": Spec("help [COMMAND]", "this help, or one command's", _help_parser),
 }
 
@@ -464,13 +497,32 @@ def normalize(text: str) -> str:
     return _normalised(text)[0].strip()
 
 
+def _nearest(word: str, choices: list[str]) -> str | None:
+    """The valid word a typo most likely meant: a unique one it abbreviates (`--gpu` for
+    `--gpus-per-node`), else the closest by spelling; None when nothing is close."""
+    word = word.lower()
+    prefixed = [w for w in choices if w.startswith(word)] if len(word) > 2 else []
+    if len(prefixed) == 1:
+        return prefixed[0]
+    close = difflib.get_close_matches(word, choices, n=1)
+    return close[0] if close else None
+
+
 def parse(text: str) -> c.Command:
+    head, block = split_fence(text) if "```" in text else (text, None)
+    if block is not None:  # `submit --script -` with its script in a fenced block
+        words = split_words(head)
+        if words.tokens and words.tokens[0].lower() == "submit" and not words.error:
+            return _parse_submit(words, block)
     words = split_words(text)
     if not words.error and not words.tokens and words.command is None:
         return c.Help()
     head = words.tokens[0] if words.tokens else "--"
     name = head.lower()
     if (words.tokens or not words.error) and name not in COMMANDS:
+        near = _nearest(name, list(COMMANDS))
+        if near:
+            raise UsageError(f"unknown command `{shown(head)}`; did you mean `{near}`?")
         raise UsageError(f"unknown command `{shown(head)}`; commands: {', '.join(COMMANDS)}")
     if words.error:
         raise UsageError(f"cannot read the command: {words.error}")
@@ -497,7 +549,11 @@ def parse(text: str) -> c.Command:
                 raise UsageError(str(e)) from None
             return c.History(since=since, since_text=ns.since, cluster=ns.cluster)
         case "config":
-            return c.ConfigShow()
+            return c.ConfigPaths() if ns.action == "paths" else c.ConfigShow()
+        case "templates":
+            return c.ListTemplates()
+        case "template":
+            return c.ShowTemplate(name=ns.name)
         case "watch":
             return _watch(ns)
         case "report":
@@ -618,8 +674,10 @@ def _without_separator(words: Words) -> c.Command:
     raise UsageError(f"`submit` needs `--` before the command: `{shown(fixed)}`")
 
 
-def _parse_submit(words: Words) -> c.Command:
+def _parse_submit(words: Words, block: str | None = None) -> c.Command:
     command, tokens = words.command, words.tokens[1:]
+    if block is not None or "--script" in tokens or any(t.startswith("--script=") for t in tokens):
+        return _parse_submit_script(words, block)
     if command is None:
         return _without_separator(words)
     if not command:
@@ -654,6 +712,98 @@ def _parse_submit(words: Words) -> c.Command:
     return c.Submit(
         job=job, dry_run=ns.dry_run, notify_channel=ns.notify_channel, cluster=ns.cluster
     )
+
+
+# The submit flags an existing script can take, as sbatch options; the rest are refused.
+_SBATCH_OPTION = {
+    "name": "--job-name",
+    "nodes": "--nodes",
+    "gpus_per_node": "--gpus-per-node",
+    "ntasks_per_node": "--ntasks-per-node",
+    "cpus_per_task": "--cpus-per-task",
+    "mem": "--mem",
+    "time": "--time",
+    "partition": "--partition",
+    "nodelist": "--nodelist",
+}
+_BOT_SIDE = {"script", "var", "dry_run", "notify_channel", "cluster", "env"}
+
+
+def split_fence(text: str) -> tuple[str, str | None]:
+    """The line before a ```fenced block``` and the block (None without one). A first line
+    that is only a word (```bash) is the block's language, not part of the script."""
+    start = text.find("```")
+    if start < 0:
+        return text, None
+    end = text.rfind("```")
+    if end == start:
+        raise UsageError("the fenced block has no closing ```")
+    block = text[start + 3 : end]
+    first, nl, rest = block.partition("\n")
+    if nl and re.fullmatch(r"[\w+-]*", first.strip()):
+        block = rest
+    return text[:start], block
+
+
+def _parse_submit_script(words: Words, block: str | None) -> c.Command:
+    """`submit [flags] --script PATH|-`: only the flags given become sbatch options, so the
+    script's own `#SBATCH` lines stand unless a flag overrides them (sbatch: command line wins)."""
+    if words.command is not None:
+        raise UsageError("`--script` runs the script; it takes no `--` command")
+    p = COMMANDS["submit"].parser()
+    for action in p._actions:  # no defaults: the namespace holds only what was typed
+        action.default = argparse.SUPPRESS
+    given = vars(p.parse_args(words.tokens[1:]))
+    path = given.get("script")
+    if path is None:
+        raise UsageError("a fenced block is the script of `submit --script -`; add `--script -`")
+    if path == "-":
+        if block is None:
+            raise UsageError(
+                "`--script -` needs the script in a ```fenced block``` after the flags "
+                "(or give a path on the cluster: `--script ~/train.sh`)"
+            )
+        if not block.strip():
+            raise UsageError("the fenced block is empty")
+        if "\x00" in block:
+            raise UsageError("the script must not contain NUL bytes")
+    elif block is not None:
+        raise UsageError("give the script as a path or as a fenced block (`--script -`), not both")
+    elif not path or "\x00" in path or "\n" in path:
+        raise UsageError("`--script` needs a path on the cluster, e.g. `--script ~/train.sh`")
+    refused = sorted(set(given) - set(_SBATCH_OPTION) - _BOT_SIDE)
+    if refused:
+        flag = "--" + refused[0].replace("_", "-")
+        raise UsageError(f"{flag} is not for `--script`: the script sets up its own environment")
+    options = [f"{_SBATCH_OPTION[k]}={given[k]}" for k in _SBATCH_OPTION if k in given]
+    if given.get("name") is not None:
+        _check_name(given["name"])
+    env = given.get("env", [])
+    for key, value in env:
+        if not _VAR_KEY_RE.fullmatch(key):
+            raise UsageError(f"invalid --env `{shown(key)}`: not a valid variable name")
+        if "," in value or "\n" in value:
+            raise UsageError(f"--env {key}: with `--script`, a value cannot hold `,` or newlines")
+    if env:
+        options.append("--export=ALL," + ",".join(f"{k}={v}" for k, v in env))
+    return c.SubmitScript(
+        path=None if path == "-" else path,
+        source=block if path == "-" else None,
+        variables=tuple(dict(given.get("var", [])).items()),
+        options=tuple(options),
+        name=given.get("name"),
+        partition=given.get("partition"),
+        dry_run=given.get("dry_run", False),
+        notify_channel=given.get("notify_channel", False),
+        cluster=given.get("cluster"),
+    )
+
+
+def _check_name(name: str) -> None:
+    try:
+        Job(name=name, command="true")
+    except ValidationError as e:
+        raise UsageError(first_error(e)) from None
 
 
 def first_error(err: ValidationError) -> str:

@@ -60,8 +60,8 @@ class Outbox(Poster, ThreadOutbox, Protocol):
 
 
 class Nowhere:
-    """The outbox of a surface without channels (the console, `bot check`). Commands that
-    post are refused before they get here (see dispatch); this only guards the rule."""
+    """The outbox of a surface without channels (`bot check`, tests). Commands that post are
+    refused before they get here (see dispatch); this only guards the rule."""
 
     def _refuse(self) -> UsageError:
         return UsageError("this posts into Slack: use it in Slack (`bot serve`)")

@@ -62,6 +62,7 @@ class DryRun(_Reply):
     kind: Literal["dry_run"] = "dry_run"
     cluster: str
     script: str
+    sbatch: tuple[str, ...] = ()  # the exact sbatch argv, for `submit --script`
     ephemeral: bool = True
 
 
@@ -196,6 +197,37 @@ class ConfigReply(_Reply):
     ephemeral: bool = True
 
 
+class ConfigPathsReply(_Reply):
+    """`config paths`: where the bot reads its config and templates and keeps its state."""
+
+    kind: Literal["config_paths"] = "config_paths"
+    config_file: str | None  # None: no file (the console on a login node)
+    state_dir: str
+    templates_dir: str
+    ephemeral: bool = True
+
+
+class TemplateSummary(BaseModel):
+    name: str
+    description: str  # from the template's `{# description: ... #}`; "" when it has none
+    builtin: bool  # shipped with the bot, else from the config
+
+
+class TemplatesReply(_Reply):
+    kind: Literal["templates"] = "templates"
+    templates: list[TemplateSummary]
+    ephemeral: bool = True
+
+
+class TemplateReply(_Reply):
+    """`template show NAME`: the template's text as written."""
+
+    kind: Literal["template"] = "template"
+    name: str
+    text: str
+    ephemeral: bool = True
+
+
 Reply = (
     ErrorReply
     | HelpReply
@@ -209,6 +241,9 @@ Reply = (
     | HistoryReply
     | ClustersReply
     | ConfigReply
+    | ConfigPathsReply
+    | TemplatesReply
+    | TemplateReply
     | Done
     | Alert
     | WatchesReply

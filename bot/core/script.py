@@ -24,6 +24,8 @@ BUILTIN_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 DEFAULT_TEMPLATE = "advanced"
 _DIRECTIVE_RE = re.compile(r"[\w.,:+@/%\[\]-]+", re.ASCII)
 _ENVNAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A template's one-line summary for `templates`: `{# description: ... #}` near its top.
+_DESCRIPTION_RE = re.compile(r"\{#-?\s*description:\s*(.*?)\s*-?#\}", re.DOTALL)
 
 
 def _directive(value: object) -> str:
@@ -45,16 +47,23 @@ def _unsupported(option: str) -> str:
     raise UsageError(f"this template does not support {option}; use --template {DEFAULT_TEMPLATE}")
 
 
+_DESCRIPTION_WITHIN = 2000  # characters from the top
+
+
 class ScriptRenderer:
     """Renders a Job with one of the named templates (built-ins plus the config's)."""
 
     def __init__(
         self, extra: dict[str, Path] | None = None, builtin_dir: Path | None = None
     ) -> None:
+        # `templates_dir` (the config's) takes the built-ins' place; `extra` adds to it.
+        self.templates_dir = builtin_dir or BUILTIN_TEMPLATES_DIR
         self._paths: dict[str, Path] = {
             p.name.removesuffix(".slurm.jinja"): p
-            for p in sorted((builtin_dir or BUILTIN_TEMPLATES_DIR).glob("*.slurm.jinja"))
+            for p in sorted(self.templates_dir.glob("*.slurm.jinja"))
         }
+        self._builtin = set(self._paths) if builtin_dir is None else set()
+        self._builtin -= set(extra or {})
         self._paths.update(extra or {})
 
     @cached_property
@@ -75,17 +84,57 @@ class ScriptRenderer:
     def names(self) -> list[str]:
         return sorted(self._paths)
 
-    def render(self, job: Job) -> str:
-        path = self._paths.get(job.template)
+    def path(self, name: str) -> Path:
+        path = self._paths.get(name)
         if path is None:
-            raise UsageError(
-                f"unknown template `{job.template}`; templates: {', '.join(self.names)}"
-            )
+            names = ", ".join(self.names)
+            raise UsageError(f"unknown template `{shown(name)}`; templates: {names}")
+        return path
+
+    def is_builtin(self, name: str) -> bool:
+        return name in self._builtin
+
+    def source(self, name: str) -> str:
+        """The template's text as written (`template show`)."""
+        path = self.path(name)
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(f"template `{name}` ({path}) cannot be read: {e.strerror}") from None
+
+    def description(self, name: str) -> str:
+        m = _DESCRIPTION_RE.search(self.source(name)[:_DESCRIPTION_WITHIN])
+        return " ".join(m.group(1).split()) if m else ""
+
+    def render(self, job: Job) -> str:
         from jinja2 import TemplateError
 
+        path = self.path(job.template)
         try:
             template = self._env.from_string(path.read_text(encoding="utf-8"))
         except (OSError, TemplateError) as e:
             raise ConfigError(f"template `{job.template}` ({path}) cannot be loaded: {e}") from None
         script = template.render(job=job, res=job.resources, env=job.environment)
+        return script if script.endswith("\n") else script + "\n"
+
+    def render_user_script(self, source: str, variables: dict[str, str]) -> str:
+        """The user's own script with its `--var`s, in the same sandbox. Each value goes in as
+        plain text: the script is the user's, and it only runs inside the job."""
+        from jinja2 import TemplateError, meta
+
+        try:
+            ast = self._env.parse(source)
+            missing = sorted(meta.find_undeclared_variables(ast) - set(variables))
+            if missing:
+                names = ", ".join(f"`{shown(m)}`" for m in missing)
+                which = "which has" if len(missing) == 1 else "which have"
+                raise UsageError(f"the script uses {names}, {which} no --var")
+            script = self._env.from_string(ast).render(**variables)
+        except TemplateError as e:
+            lineno = getattr(e, "lineno", None)
+            line = f" (line {lineno})" if lineno else ""
+            raise UsageError(
+                f"the script is not a valid template{line}: {e.message}; "
+                "put literal `{{`, `{%` or `{#` (e.g. `${#arr[@]}`) inside {% raw %}...{% endraw %}"
+            ) from None
         return script if script.endswith("\n") else script + "\n"

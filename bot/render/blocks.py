@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from bot.core import replies as r
 from bot.core.jobtext import cut_note
 from bot.core.models import JobInfo, JobState
@@ -103,7 +105,13 @@ def _blocks(reply: r.Reply) -> list[Block]:
         case r.DryRun():
             return [
                 section(
-                    f"Dry run on *{escape(reply.cluster)}*, nothing submitted. The job script:"
+                    f"Dry run on *{escape(reply.cluster)}*, nothing submitted. "
+                    + (
+                        f"It would run `{escape(shlex.join(reply.sbatch))}` with the job script "
+                        "on stdin:"
+                        if reply.sbatch
+                        else "The job script:"
+                    )
                 ),
                 code_block(reply.script),
             ]
@@ -146,6 +154,13 @@ def _blocks(reply: r.Reply) -> list[Block]:
             if not body:
                 return [section(escape(head))]
             return [section(escape(head)), code_block(body, what="more")]
+        case r.TemplatesReply():
+            head, _, body = render_text(reply).partition("\n")
+            return [section(escape(head)), code_block(body, what="more templates")]
+        case r.ConfigPathsReply():
+            return [code_block(render_text(reply))]
+        case r.TemplateReply():
+            return [section(f"Template `{escape(reply.name)}`"), code_block(reply.text)]
     raise TypeError(f"no Block Kit rendering for {type(reply).__name__}")
 
 

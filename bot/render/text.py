@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 
 from bot.core import replies as r
@@ -152,7 +153,12 @@ def render_text(reply: r.Reply) -> str:
                 f"  follow it: `status {reply.job_id}` · output: `tail {reply.job_id}`"
             )
         case r.DryRun():
-            return f"dry run on {reply.cluster}, nothing submitted; the job script:\n{reply.script}"
+            head = f"dry run on {reply.cluster}, nothing submitted; "
+            if reply.sbatch:
+                head += f"it would run `{shlex.join(reply.sbatch)}` with the job script on stdin:"
+            else:
+                head += "the job script:"
+            return f"{head}\n{reply.script}"
         case r.StatusReply():
             return _job_card("", reply.cluster, reply.job)
         case r.Cancelled():
@@ -254,6 +260,24 @@ def render_text(reply: r.Reply) -> str:
             lines += [f"  watch {w.id}: {w.target}" for w in reply.watches]
             lines += [f"  report {x.id}: {x.when}" for x in reply.reports]
             return "\n".join(lines + [f"  problem: {p}" for p in reply.problems])
+        case r.TemplatesReply():
+            rows = [
+                [t.name, "built-in" if t.builtin else "config", t.description or "-"]
+                for t in reply.templates
+            ]
+            return "templates (submit --template NAME):\n" + table(
+                ["NAME", "FROM", "DESCRIPTION"], rows
+            )
+        case r.TemplateReply():
+            return f"template `{reply.name}`:\n{reply.text.rstrip()}"
+        case r.ConfigPathsReply():
+            return "\n".join(
+                [
+                    f"config file    {reply.config_file or '(none: this login node as you)'}",
+                    f"state dir      {reply.state_dir}",
+                    f"templates dir  {reply.templates_dir}",
+                ]
+            )
     raise TypeError(f"no text rendering for {type(reply).__name__}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from labkit import BOB, Lab
+from labkit import ALICE, BOB, Lab
 
 pytestmark = pytest.mark.lab
 
@@ -78,3 +79,19 @@ def test_no_config_on_a_login_node_answers_from_its_slurm(lab: Lab, tmp_path: Pa
     assert res.returncode == 0, res.stderr
     assert res.stderr.startswith("no config file ./srunx-bot.yaml: using this login node's Slurm")
     assert "gpu: " in res.stdout and "node1" in res.stdout and "GPUs free" in res.stdout
+
+
+def test_watch_job_follows_in_the_terminal_until_the_job_ends(cfg: Path) -> None:
+    sub = _console(cfg, "--as", ALICE, "-c", "submit -J follow -p cpu -- sleep 6")
+    assert sub.returncode == 0, sub.stdout + sub.stderr
+    found = re.search(r"job (\d+)", sub.stdout)
+    assert found is not None, sub.stdout
+    job = found.group(1)
+    res = _console(cfg, "--as", ALICE, "-c", f"watch job {job}")
+    assert res.returncode == 0, res.stdout + res.stderr
+    out = res.stdout
+    assert f"job {job} on lab: RUNNING" in out, out
+    assert out.index(f"job {job} on lab: RUNNING") < out.index(
+        f"job {job} on lab: COMPLETED, exit code 0:0"
+    ), out
+    assert "Traceback" not in out + res.stderr

@@ -27,5 +27,6 @@ def test_a_command_is_frozen_and_refuses_unknown_fields() -> None:
 
 def test_every_command_has_its_own_kind() -> None:
     kinds = [t.model_fields["kind"].default for t in typing.get_args(c.Command)]
-    assert len(kinds) == len(set(kinds)) == 21
+    # Unique, not counted: every part adding a command would have to edit the count.
+    assert len(kinds) == len(set(kinds)) >= 21
     assert c.SubmitForm().kind == "submit_form" and c.WatchGpus(gpus=2).kind == "watch_gpus"

@@ -428,3 +428,65 @@ def test_issue10_commands_parse(text: str, expected: c.Command) -> None:
 )
 def test_issue10_usage_errors(text: str, expected: str) -> None:
     assert expected in _usage_error(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("lsit", "unknown command `lsit`; did you mean `list`?"),
+        ("Stauts 1", "unknown command `Stauts`; did you mean `status`?"),
+        (
+            "submit --gpu 2 -- x",
+            "unknown option `--gpu` for `submit`; did you mean `--gpus-per-node`?",
+        ),
+        ("list --al", "unknown option `--al` for `list`; did you mean `--all`?"),
+        ("history --snice 1d", "unknown option `--snice` for `history`; did you mean `--since`?"),
+    ],
+)
+def test_typos_answer_with_the_nearest_valid_word(text: str, expected: str) -> None:
+    assert _usage_error(text) == expected
+
+
+def test_nothing_close_lists_what_exists() -> None:
+    assert "commands: submit, status" in _usage_error("frobnicate")
+    assert "usage: `list" in _usage_error("list --zzzz")
+
+
+# ---------------------------------------------------------------- submit --script
+def test_submit_script_keeps_only_the_flags_given_as_sbatch_options() -> None:
+    cmd = parse("submit --script ~/a.sh -p gpu --gpus-per-node 2 -t 1:00:00 --var e=3 --var e=4")
+    assert isinstance(cmd, c.SubmitScript) and cmd.path == "~/a.sh" and cmd.source is None
+    assert cmd.options == ("--gpus-per-node=2", "--time=1:00:00", "--partition=gpu")
+    assert cmd.variables == (("e", "4"),) and cmd.partition == "gpu" and not cmd.dry_run
+    env = parse("submit --script a.sh --env A=1 --env 'B=x y'")
+    assert isinstance(env, c.SubmitScript) and env.options == ("--export=ALL,A=1,B=x y",)
+
+
+def test_submit_script_takes_a_fenced_block_with_quotes_and_dashes() -> None:
+    cmd = parse('submit --script -\n```\n#!/bin/bash\necho "it\'s" -- {{ x }}\n```')
+    assert isinstance(cmd, c.SubmitScript) and cmd.path is None
+    assert cmd.source == '#!/bin/bash\necho "it\'s" -- {{ x }}\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("submit --script", "`--script` needs a value"),
+        ("submit --script -", "needs the script in a ```fenced block```"),
+        ("submit --script a.sh -- echo hi", "takes no `--` command"),
+        ("submit --script a.sh --conda ml", "--conda is not for `--script`"),
+        ("submit --script a.sh --template base", "--template is not for `--script`"),
+        ("submit --script a.sh --var 1x=2", "invalid --var `1x=2`"),
+        ("submit --script a.sh --var novalue", "invalid --var `novalue`"),
+        ("submit --script a.sh --env A=1,2", "cannot hold `,`"),
+        ("submit --script a.sh -N 0", "invalid"),
+        ("submit -p gpu\n```\necho\n```", "add `--script -`"),
+        ("submit --script a.sh\n```\necho\n```", "not both"),
+        ("submit --script -\n```\necho", "no closing ```"),
+        ("submit --script a.sh -J 'a b'", "job name"),
+    ],
+)
+def test_submit_script_mistakes(text: str, error: str) -> None:
+    with pytest.raises(UsageError) as e:
+        parse(text)
+    assert error in str(e.value)

@@ -384,3 +384,28 @@ def test_container_script_passes_bash_syntax_check(
     done = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert COMMAND not in path.read_text(encoding="utf-8").splitlines()  # never bare
+
+
+# ---------------------------------------------------------------- the user's own scripts
+def test_a_user_script_gets_its_vars_as_plain_text() -> None:
+    out = ScriptRenderer().render_user_script(
+        "#SBATCH -p cpu\necho '{{ v }}' {{ n }}", {"v": "$(touch /tmp/x); `id`", "n": "3"}
+    )
+    assert out == "#SBATCH -p cpu\necho '$(touch /tmp/x); `id`' 3\n"
+
+
+def test_a_user_script_names_every_variable_without_a_var() -> None:
+    with pytest.raises(UsageError, match="the script uses `a`, `b`, which have no --var"):
+        ScriptRenderer().render_user_script("{{ b }} {{ a }} {{ c }}", {"c": "1"})
+
+
+def test_a_user_script_that_is_not_a_template_says_how_to_keep_it_literal() -> None:
+    with pytest.raises(UsageError, match=r"not a valid template \(line 2\).*raw"):
+        ScriptRenderer().render_user_script("#!/bin/bash\necho ${#arr[@]}\n", {})
+    ok = ScriptRenderer().render_user_script("{% raw %}echo ${#arr[@]}{% endraw %}", {})
+    assert ok == "echo ${#arr[@]}\n"
+
+
+def test_a_user_script_stays_in_the_sandbox() -> None:
+    with pytest.raises(UsageError, match="not a valid template"):
+        ScriptRenderer().render_user_script("{{ ''.__class__.__mro__ }}", {})

@@ -355,6 +355,9 @@ def test_every_reply_type_renders() -> None:
             ]
         ),
         r.ConfigReply(text="clusters: []"),
+        r.ConfigPathsReply(config_file=None, state_dir="/s", templates_dir="/t"),
+        r.TemplatesReply(templates=[r.TemplateSummary(name="b", description="", builtin=True)]),
+        r.TemplateReply(name="b", text="#!/bin/bash\n"),
         r.Done(text="watching"),
         r.WatchesReply(scope="you", watches=[]),
         r.Alert(text="2 GPUs are free", mention="U1"),

@@ -3,24 +3,36 @@
 from __future__ import annotations
 
 import logging
+import re
+from pathlib import PurePosixPath
 
 from bot.config import ClusterConfig
 from bot.core import commands as c
 from bot.core import replies as r
 from bot.core.access import Access
 from bot.core.clusters import Clusters
-from bot.core.models import JobState
+from bot.core.models import Job, JobResource, JobState
 from bot.core.script import ScriptRenderer
-from bot.core.slurm.client import SlurmClient
+from bot.core.slurm.client import SlurmClient, sbatch_argv
 from bot.errors import AccessDenied, BotError, UsageError
 
 log = logging.getLogger(__name__)
+_NAME_RE = re.compile(r"[\w.+:@-]{1,128}", re.ASCII)  # a script's file name as the job name
 
 JobCommand = (
-    c.SubmitForm | c.Submit | c.Status | c.ListJobs | c.Cancel | c.Tail | c.Resources | c.History
+    c.SubmitForm
+    | c.Submit
+    | c.SubmitScript
+    | c.Status
+    | c.ListJobs
+    | c.Cancel
+    | c.Tail
+    | c.Resources
+    | c.History
 )
 JOB_COMMANDS = (
-    c.SubmitForm, c.Submit, c.Status, c.ListJobs, c.Cancel, c.Tail, c.Resources, c.History
+    c.SubmitForm, c.Submit, c.SubmitScript, c.Status, c.ListJobs, c.Cancel, c.Tail,
+    c.Resources, c.History,
 )  # fmt: skip
 
 
@@ -46,6 +58,8 @@ class Jobs:
                 )
             case c.Submit():
                 return await self._submit(cluster, client, account, cmd)
+            case c.SubmitScript():
+                return await self._submit_script(cluster, client, account, cmd)
             case c.Status():
                 job = await client.job(cmd.job_id)
                 if job.state == JobState.NOT_FOUND:
@@ -95,6 +109,37 @@ class Jobs:
             return r.DryRun(cluster=cluster.name, script=script)
         job_id = await client.submit(script)
         log.info("submitted job %s on %s as %s", job_id, cluster.name, account)
+        return r.Submitted(
+            cluster=cluster.name,
+            account=account,
+            job_id=job_id,
+            job=job,
+            notify_channel=cmd.notify_channel,
+        )
+
+    async def _submit_script(
+        self, cluster: ClusterConfig, client: SlurmClient, account: str, cmd: c.SubmitScript
+    ) -> r.Reply:
+        """An existing script: read as the caller (never run on the login node), rendered
+        with its vars, to sbatch on stdin with only the flags the user gave as options."""
+        if cmd.partition:
+            await client.check_partition(cmd.partition)
+        source = cmd.source if cmd.path is None else await client.read_script(cmd.path)
+        assert source is not None  # the grammar gives a path or a block
+        script = self.renderer.render_user_script(source, dict(cmd.variables))
+        if cmd.dry_run:
+            return r.DryRun(
+                cluster=cluster.name, script=script, sbatch=tuple(sbatch_argv(cmd.options))
+            )
+        job_id = await client.submit(script, cmd.options)
+        log.info("submitted script job %s on %s as %s", job_id, cluster.name, account)
+        stem = PurePosixPath(cmd.path).stem if cmd.path else ""
+        name = cmd.name or (stem if _NAME_RE.fullmatch(stem) else "script")
+        job = Job(
+            name=name,
+            command=f"script {cmd.path}" if cmd.path else "script (fenced block)",
+            resources=JobResource(partition=cmd.partition),
+        )
         return r.Submitted(
             cluster=cluster.name,
             account=account,

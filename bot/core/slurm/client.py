@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from bot.core.models import (
@@ -38,6 +38,13 @@ PARTITION_CACHE_SECONDS = 60.0
 CTLD_RECHECK_SECONDS = 10.0
 # `tail` reads at most this much of a job's output: one line can be gigabytes long.
 TAIL_MAX_BYTES = 64 * 1024
+# `submit --script PATH` reads at most this much of the user's script.
+SCRIPT_MAX_BYTES = 256 * 1024
+
+
+def sbatch_argv(options: Sequence[str] = ()) -> list[str]:
+    """The exact sbatch command line of a submit (the script goes on stdin)."""
+    return ["sbatch", "--parsable", *options]
 
 
 def _array_parent(job_id: str) -> str:
@@ -190,15 +197,36 @@ class SlurmClient:
             )
 
     # ------------------------------------------------------------------ submit
-    async def submit(self, script: str) -> str:
-        """sbatch with the script on stdin (no file on a shared disk); returns the job id."""
-        res = await self._run("sbatch", "--parsable", stdin=script)
+    async def submit(self, script: str, options: Sequence[str] = ()) -> str:
+        """sbatch with the script on stdin (no file on a shared disk); returns the job id.
+        `options` (`--partition=gpu`, one argv element each) override the script's `#SBATCH`
+        lines: sbatch lets its command line win."""
+        res = await self._run(*sbatch_argv(options), stdin=script)
         if not res.ok:
             raise SlurmError(f"sbatch refused the job on {self.cluster}: {res.error_text()}")
         job_id = res.stdout.strip().splitlines()[-1].split(";", 1)[0] if res.stdout.strip() else ""
         if not job_id.isdigit():
             raise SlurmError(f"sbatch on {self.cluster} gave no job id: {res.stdout.strip()!r}")
         return job_id
+
+    async def read_script(self, path: str) -> str:
+        """A script on the cluster, read (never run) as this account, at most SCRIPT_MAX_BYTES."""
+        cap = str(SCRIPT_MAX_BYTES + 1)
+        if path.startswith("~/"):
+            # From the account's home whatever the transport's working directory; the path is
+            # a positional parameter, never part of the shell's code.
+            path = path[2:]
+            argv = ["sh", "-c", 'cd && exec head -c "$1" -- "$2"', "sh", cap, path]
+        else:
+            argv = ["head", "-c", cap, "--", path]
+        res = await self._run(*argv)
+        if not res.ok:
+            raise UsageError(f"cannot read the script {path} on {self.cluster}: {res.error_text()}")
+        if len(res.stdout.encode()) > SCRIPT_MAX_BYTES:
+            raise UsageError(f"the script is larger than {SCRIPT_MAX_BYTES // 1024} KiB")
+        if not res.stdout.strip():
+            raise UsageError(f"the script {path} on {self.cluster} is empty")
+        return res.stdout
 
     # ------------------------------------------------------------------ status
     async def status(self, job_ids: Iterable[str]) -> dict[str, JobInfo]:

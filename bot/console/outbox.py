@@ -1,0 +1,65 @@
+"""The console's outbox: what a job's thread, a GPU alert or a notice would post in Slack,
+printed in the terminal as plain text. The watches run the same feature code as in Slack
+(bot/core/watches); only where their messages land differs."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable
+
+from bot.core import replies as r
+from bot.core.models import JobInfo
+from bot.core.ports import ThreadPost
+from bot.core.records import JobThread
+from bot.render.text import render_text
+
+# Where watches started in the console "post" (dispatch's `follow_in`).
+TERMINAL = "terminal"
+
+_BOLD_RE = re.compile(r"\*([^*\n]+)\*")
+
+
+def plain(text: str) -> str:
+    """A thread message's mrkdwn as terminal text: no bold stars, code fences on own lines."""
+    text = _BOLD_RE.sub(r"\1", text)
+    return text.replace(":\n```", ":\n").replace("```", "\n").rstrip("\n")
+
+
+def _print(text: str) -> None:
+    print(text, flush=True)
+
+
+class TerminalOutbox:
+    """Implements bot/core/ports.py's Outbox by printing; `write` is replaceable for tests."""
+
+    def __init__(self, write: Callable[[str], None] = _print) -> None:
+        self.write = write
+        self._ts = itertools.count(1)
+
+    def _next_ts(self) -> str:
+        return f"terminal.{next(self._ts)}"
+
+    async def post(self, channel: str, reply: r.Reply) -> str:
+        self.write(render_text(reply))
+        return self._next_ts()
+
+    async def post_card(
+        self, channel: str, thread_ts: str | None, cluster: str, job: JobInfo
+    ) -> str:
+        self.write(render_text(r.StatusReply(cluster=cluster, job=job)))
+        return self._next_ts()
+
+    async def update_card(self, thread: JobThread, job: JobInfo) -> None:
+        """Nothing: the transition that changed the card was printed already."""
+
+    async def post_reply(self, thread: JobThread, post: ThreadPost) -> None:
+        if post.before_send is not None:
+            await post.before_send()
+        self.write(f"job {thread.job_id} on {thread.cluster}: {plain(post.text)}")
+
+    async def posted_in_thread(self, thread: JobThread, seq: int) -> bool:
+        return False  # nothing to read back: an interrupted transition is printed again
+
+    async def post_notice(self, channel: str, text: str) -> None:
+        self.write(text)
