@@ -10,8 +10,17 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from bot.core.models import ContainerResource, Job, JobEnvironment, JobResource
 from bot.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = "./srunx-bot.yaml"
@@ -23,6 +32,80 @@ _ACCOUNT_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}\$?$")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_RESOURCE_KEYS = (
+    "partition", "nodes", "gpus_per_node", "ntasks_per_node", "cpus_per_task", "memory",
+    "time_limit",
+)  # fmt: skip
+
+
+def _inner_error(err: ValidationError) -> str:
+    e = err.errors()[0]
+    return str(e["msg"]).removeprefix("Value error, ")
+
+
+class Defaults(_Strict):
+    """Job defaults at one level (top-level `defaults`, `clusters[].defaults`,
+    `access.users.<id>.defaults`, a user's own from `defaults set`). Every value goes through
+    the job model's own validators, so a default is refused exactly as the flag would be."""
+
+    partition: str | None = None
+    nodes: int | None = None
+    gpus_per_node: int | None = None
+    ntasks_per_node: int | None = None
+    cpus_per_task: int | None = None
+    memory: str | None = None
+    time_limit: str | None = None
+    conda: str | None = None
+    venv: str | None = None
+    container: str | None = None  # an image, run with pyxis
+    env_vars: dict[str, str] = Field(default_factory=dict)
+    log_dir: str | None = None
+    work_dir: str | None = None
+
+    @field_validator(*_RESOURCE_KEYS)
+    @classmethod
+    def _resource(cls, v: Any, info: ValidationInfo) -> Any:
+        if v is None:
+            return v
+        try:
+            return getattr(JobResource.model_validate({info.field_name: v}), str(info.field_name))
+        except ValidationError as e:
+            raise ValueError(_inner_error(e)) from None
+
+    @field_validator("conda", "venv", "env_vars")
+    @classmethod
+    def _environment(cls, v: Any, info: ValidationInfo) -> Any:
+        try:
+            JobEnvironment.model_validate({info.field_name: v})
+        except ValidationError as e:
+            raise ValueError(_inner_error(e)) from None
+        return v
+
+    @field_validator("container")
+    @classmethod
+    def _container(cls, v: str | None) -> str | None:
+        try:
+            return None if v is None else ContainerResource(image=v).image
+        except ValidationError as e:
+            raise ValueError(_inner_error(e)) from None
+
+    @field_validator("log_dir", "work_dir")
+    @classmethod
+    def _path(cls, v: str | None, info: ValidationInfo) -> str | None:
+        try:
+            Job.model_validate({"command": "true", info.field_name: v})
+        except ValidationError as e:
+            raise ValueError(_inner_error(e)) from None
+        return v
+
+    @model_validator(mode="after")
+    def _one_env(self) -> Defaults:
+        chosen = [n for n in ("conda", "venv", "container") if getattr(self, n)]
+        if len(chosen) > 1:
+            raise ValueError(f"choose one of conda, venv, container (got {', '.join(chosen)})")
+        return self
 
 
 class ClusterConfig(_Strict):
@@ -41,6 +124,7 @@ class ClusterConfig(_Strict):
     max_sessions: int = Field(default=8, ge=1, le=9)
     keepalive_interval: float = Field(default=15.0, gt=0)
     reconnect_max_backoff: float = Field(default=30.0, gt=0)
+    defaults: Defaults = Field(default_factory=Defaults)
 
     @field_validator("name")
     @classmethod
@@ -59,6 +143,7 @@ class UserGrant(_Strict):
 
     account: str
     key_file: Path | None = None
+    defaults: Defaults = Field(default_factory=Defaults)
 
     @field_validator("account")
     @classmethod
@@ -127,6 +212,7 @@ class Config(_Strict):
     state: StateConfig = Field(default_factory=StateConfig)
     templates: dict[str, Path] = Field(default_factory=dict)
     templates_dir: Path | None = None
+    defaults: Defaults = Field(default_factory=Defaults)
 
     @field_validator("clusters")
     @classmethod

@@ -17,6 +17,7 @@ from bot.config import Config, state_dir
 from bot.core.access import Access
 from bot.core.audit import AuditLog
 from bot.core.clusters import Clusters
+from bot.core.defaults import JobDefaults
 from bot.core.dispatch import Dispatch
 from bot.core.home import Home
 from bot.core.jobs.commands import Jobs
@@ -70,7 +71,8 @@ class Runtime:
         self.threads = WatchStore(state, config.state.retention)
         report_store = ReportStore(state)
         renderer = renderer or ScriptRenderer(config.templates, config.templates_dir)
-        self.jobs = Jobs(self.access, self.clusters, renderer)
+        self.defaults = JobDefaults(config, self.prefs)
+        self.jobs = Jobs(self.access, self.clusters, renderer, self.defaults)
         self.home = Home(self.access, self.clusters, self.threads, report_store)
         self.monitor = JobMonitor(self.access, self.clusters, self.threads, outbox, config.notify)
         self.gpus = GpuWatcher(self.access, self.clusters, self.threads, outbox, config.notify)
@@ -88,6 +90,7 @@ class Runtime:
             self.reports,
             audit,
             templates=templates,
+            defaults=self.defaults,
         )
 
     @classmethod

@@ -215,6 +215,8 @@ class SlackStandIn:
         self.user_names: dict[str, str] = {}
         # False: conversations.replies answers missing_scope (an app without the history scopes).
         self.history_granted = True
+        # Uploaded files by their private path: served only with the bot token (add_file).
+        self.files: dict[str, bytes] = {}
         self._faults: dict[str, deque[_Fault]] = {}
         self._handlers: dict[str, Handler] = {}
         self._sockets: set[web.WebSocketResponse] = set()
@@ -233,6 +235,7 @@ class SlackStandIn:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{name}", self._response_url)
         app.router.add_get("/ws", self._ws)
+        app.router.add_get("/files-pri/{path:.+}", self._file)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -436,6 +439,40 @@ class SlackStandIn:
         if fault.status >= 500:
             return web.Response(status=fault.status, text="Internal Server Error")
         return web.json_response({"ok": False, "error": fault.error}, status=fault.status)
+
+    # ---------------------------------------------------------------- files
+
+    def add_file(
+        self, name: str, content: bytes, *, mimetype: str = "text/plain"
+    ) -> dict[str, Any]:
+        """Upload a file; the answer is its file object as a message event's `files[]` holds
+        it (url_private / url_private_download here, needing the bot token: 401 otherwise)."""
+        file_id = f"F{len(self.files) + 1:08d}"
+        path = f"{self.team_id}-{file_id}/{name}"
+        self.files[path] = content
+        base = f"http://127.0.0.1:{self.port}/files-pri/{path}"
+        return {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": name.rpartition(".")[2],
+            "size": len(content),
+            "mode": "hosted",
+            "url_private": base,
+            "url_private_download": f"{base}?download=1",
+        }
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        path = request.match_info["path"]
+        token = self._token(request, {})
+        self._record("files.download", {"path": path}, token)
+        if token != self.bot_token:
+            return web.Response(status=401, text="Unauthorized")
+        content = self.files.get(path)
+        if content is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=content, content_type="application/octet-stream")
 
     # ---------------------------------------------------------------- Web API
 

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.config import Defaults
 from bot.core.models import Job
 
 
@@ -19,6 +20,9 @@ class Submit(_Cmd):
     job: Job
     dry_run: bool = False
     notify_channel: bool = False  # also show the final state in the channel, not only the thread
+    # The job fields the user gave as flags (bot/core/defaults.py fills the rest from the
+    # defaults); None: every field is as given (a form's command).
+    given: frozenset[str] | None = None
 
 
 class Status(_Cmd):
@@ -119,6 +123,23 @@ class UseCluster(_Cmd):
     name: str
 
 
+class ShowDefaults(_Cmd):
+    kind: Literal["defaults"] = "defaults"
+
+
+class SetDefaults(_Cmd):
+    """`defaults set`: only the keys given change (`values.model_fields_set`)."""
+
+    kind: Literal["defaults_set"] = "defaults_set"
+    values: Defaults
+
+
+class UnsetDefaults(_Cmd):
+    kind: Literal["defaults_unset"] = "defaults_unset"
+    keys: tuple[str, ...] = ()  # Defaults field names, or `env:NAME` for one variable
+    all: bool = False
+
+
 class SubmitForm(_Cmd):
     """`submit` with no arguments: in Slack it opens the submit form (a modal)."""
 
@@ -142,12 +163,21 @@ class ShowTemplate(_Cmd):
     name: str
 
 
+class AttachedScript(BaseModel):
+    """A script file attached to the message (Slack), downloaded by the surface."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    text: str
+
+
 class SubmitScript(_Cmd):
     """`submit --script PATH|-`: an existing script, rendered with its `--var`s, to sbatch."""
 
     kind: Literal["submit_script"] = "submit_script"
     path: str | None = None  # on the cluster, read as the caller; None: `source` is the script
-    source: str | None = None  # the fenced block of the message
+    source: str | None = None  # the fenced block of the message, or the attached file's text
+    attached: str | None = None  # the attached file's name when `source` is that file
     variables: tuple[tuple[str, str], ...] = ()
     # sbatch options for the flags the user gave, one argv element each (`--partition=gpu`)
     options: tuple[str, ...] = ()
@@ -181,6 +211,9 @@ Command = (
     | ReportStop
     | ListReports
     | UseCluster
+    | ShowDefaults
+    | SetDefaults
+    | UnsetDefaults
     | SubmitForm
     | Help
 )

@@ -17,6 +17,7 @@ from bot.core import replies as r
 from bot.core.access import Access, error_reply
 from bot.core.audit import AuditLog
 from bot.core.clusters import Clusters
+from bot.core.defaults import DEFAULTS_COMMANDS, JobDefaults
 from bot.core.grammar import help_text, parse
 from bot.core.jobs.commands import JOB_COMMANDS, Jobs
 from bot.core.reports.scheduler import REPORT_COMMANDS, ReportScheduler
@@ -43,6 +44,7 @@ class Dispatch:
         audit: AuditLog | None = None,
         *,
         templates: Templates | None = None,
+        defaults: JobDefaults | None = None,
     ) -> None:
         self.config = config
         self.access = access
@@ -52,12 +54,20 @@ class Dispatch:
         self.reports = reports
         self.audit = audit
         self.templates = templates
+        self.defaults = defaults
 
     async def handle(
-        self, user_id: str, text: str, *, channel: str | None = None, dm: bool = False
+        self,
+        user_id: str,
+        text: str,
+        *,
+        channel: str | None = None,
+        dm: bool = False,
+        attached: c.AttachedScript | None = None,
     ) -> r.Reply:
-        """Parse and run one command; every failure becomes an ErrorReply, never a raise."""
-        return await self.run(user_id, None, text=text, channel=channel, dm=dm)
+        """Parse and run one command (with the script file attached to the message, if any);
+        every failure becomes an ErrorReply, never a raise."""
+        return await self.run(user_id, None, text=text, channel=channel, dm=dm, attached=attached)
 
     async def run(
         self,
@@ -67,6 +77,7 @@ class Dispatch:
         text: str,
         channel: str | None = None,
         dm: bool = False,
+        attached: c.AttachedScript | None = None,
     ) -> r.Reply:
         """Run a command parsed already (a form's, a button's) or, with `cmd=None`, `text`;
         audited as `text`."""
@@ -74,7 +85,7 @@ class Dispatch:
         try:
             self.access.grant(user_id)
             self.access.check_channel(channel, dm)
-            reply = await self.execute(user_id, cmd or parse(text), channel, dm)
+            reply = await self.execute(user_id, cmd or parse(text, attached), channel, dm)
         except BotError as e:
             reply = error_reply(e)
         except Exception:
@@ -90,7 +101,7 @@ class Dispatch:
                 user=user_id,
                 channel=channel,
                 account=self.access.account_or_none(user_id),
-                command=text,
+                command=text if attached is None else f"{text} [attached {attached.name}]",
                 outcome=outcome,
             )
         return reply
@@ -105,6 +116,9 @@ class Dispatch:
             return await self.clusters.reachability(user_id)
         if isinstance(cmd, c.UseCluster):
             return await self.clusters.use(user_id, cmd.name)
+        if isinstance(cmd, DEFAULTS_COMMANDS) and self.defaults is not None:
+            cluster, _ = self.clusters.client(user_id, cmd.cluster)
+            return await self.defaults.run(user_id, cluster, cmd)
         if isinstance(cmd, c.ConfigShow):
             return self._config_show(user_id)
         if isinstance(cmd, TEMPLATE_COMMANDS) and self.templates is not None:

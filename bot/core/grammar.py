@@ -18,6 +18,7 @@ from typing import NoReturn
 
 from pydantic import ValidationError
 
+from bot.config import Defaults
 from bot.core import commands as c
 from bot.core.ids import ID_PATTERN
 from bot.core.models import (
@@ -334,6 +335,73 @@ def _use_parser() -> _Parser:
     return p
 
 
+def _defaults_parser() -> _Parser:
+    p = _new("defaults")
+    p.add_argument("action", nargs="?", choices=["set", "unset"])
+    p.add_argument("keys", nargs="*", metavar="KEY")
+    # SUPPRESS: the namespace holds only the flags typed (the keys `defaults set` changes).
+    none = argparse.SUPPRESS
+    p.add_argument("-p", "--partition", default=none)
+    p.add_argument("-N", "--nodes", type=_typed(_positive), default=none)
+    p.add_argument("--gpus-per-node", type=_typed(_count), default=none)
+    p.add_argument("--ntasks-per-node", type=_typed(_positive), default=none)
+    p.add_argument("-c", "--cpus-per-task", type=_typed(_positive), default=none)
+    p.add_argument("--mem", dest="memory", type=_typed(validate_memory), default=none)
+    p.add_argument("-t", "--time", dest="time_limit", type=_typed(validate_time), default=none)
+    env = p.add_mutually_exclusive_group()
+    env.add_argument("--conda", metavar="ENV", default=none)
+    env.add_argument("--venv", metavar="PATH", default=none)
+    env.add_argument("--container", metavar="IMAGE", default=none)
+    p.add_argument(
+        "--env", dest="env_vars", type=_typed(_env_pair), action="append", default=none,
+        metavar="KEY=VALUE",
+    )  # fmt: skip
+    p.add_argument("--log-dir", metavar="PATH", default=none)
+    p.add_argument("--work-dir", metavar="PATH", default=none)
+    p.add_argument("--all", action="store_true")
+    _cluster_arg(p)
+    return p
+
+
+def _defaults(ns: argparse.Namespace) -> c.Command:
+    usage = f"usage: `{COMMANDS['defaults'].usage}`"
+    action, keys, every, cluster = ns.action, ns.keys, ns.all, ns.cluster
+    given = {k: v for k, v in vars(ns).items() if k not in ("action", "keys", "all", "cluster")}
+    if action != "unset" and (keys or every):
+        raise UsageError(f"`{shown((keys or ['--all'])[0])}` is for `defaults unset`; {usage}")
+    if action is None:
+        if given:
+            raise UsageError(f"to change your defaults use `defaults set`; {usage}")
+        return c.ShowDefaults(cluster=cluster)
+    if action == "set":
+        if not given:
+            raise UsageError(f"`defaults set` needs a flag, e.g. `--conda ml`; {usage}")
+        if "env_vars" in given:
+            given["env_vars"] = dict(given["env_vars"])
+        try:
+            return c.SetDefaults(values=Defaults(**given), cluster=cluster)
+        except ValidationError as e:
+            raise UsageError(first_error(e)) from None
+    if given:
+        raise UsageError(f"`defaults unset` takes key names, not flags; {usage}")
+    if every == bool(keys):
+        raise UsageError(f"`defaults unset` takes KEY... or `--all`; {usage}")
+    names = []
+    for key in keys:
+        name = _UNSET_ALIASES.get(key.lower(), key.lower().replace("-", "_"))
+        if name not in Defaults.model_fields and not (
+            name.startswith("env:") and _VAR_KEY_RE.fullmatch(key[4:])
+        ):
+            raise UsageError(
+                f"unknown key `{shown(key)}`; keys: {', '.join(Defaults.model_fields)}, env:NAME"
+            )
+        names.append("env:" + key[4:] if name.startswith("env:") else name)  # NAME as typed
+    return c.UnsetDefaults(keys=tuple(names), all=every, cluster=cluster)
+
+
+_UNSET_ALIASES = {"mem": "memory", "time": "time_limit", "env": "env_vars"}
+
+
 def _unwatch_parser() -> _Parser:
     p = _new("unwatch")
     p.add_argument("target", metavar="ID|mine")
@@ -423,6 +491,14 @@ COMMANDS: dict[str, Spec] = {
         "reports", "scheduled reports, with their ids", lambda: _plain_parser("reports")
     ),
     "use": Spec("use CLUSTER", "make CLUSTER your default cluster", _use_parser),
+    "defaults": Spec(
+        "defaults [--cluster NAME] | defaults set [-p PARTITION] [-N NODES] "
+        "[--gpus-per-node N] [--ntasks-per-node N] [-c CPUS] [--mem SIZE] [-t TIME] "
+        "[--conda ENV|--venv PATH|--container IMAGE] [--env K=V]... [--log-dir PATH] "
+        "[--work-dir PATH] [--cluster NAME] | defaults unset KEY...|--all [--cluster NAME]",
+        "your job defaults and where each comes from; set or unset your own (per cluster)",
+        _defaults_parser,
+    ),
     "config": Spec(
         "config show|paths",
         "the bot's configuration, or where its config, state and templates live (admins only)",
@@ -508,7 +584,9 @@ def _nearest(word: str, choices: list[str]) -> str | None:
     return close[0] if close else None
 
 
-def parse(text: str) -> c.Command:
+def parse(text: str, attached: c.AttachedScript | None = None) -> c.Command:
+    if attached is not None:  # a script file attached to the message: only `submit` takes it
+        return _parse_attached(text, attached)
     head, block = split_fence(text) if "```" in text else (text, None)
     if block is not None:  # `submit --script -` with its script in a fenced block
         words = split_words(head)
@@ -562,6 +640,8 @@ def parse(text: str) -> c.Command:
             return c.ListReports(cluster=ns.cluster)
         case "use":
             return c.UseCluster(name=ns.name)
+        case "defaults":
+            return _defaults(ns)
         case "watches":
             return c.ListWatches(cluster=ns.cluster)
         case "unwatch":
@@ -674,6 +754,17 @@ def _without_separator(words: Words) -> c.Command:
     raise UsageError(f"`submit` needs `--` before the command: `{shown(fixed)}`")
 
 
+def _parse_attached(text: str, attached: c.AttachedScript) -> c.Command:
+    if "```" in text:
+        raise UsageError("attach the script or put it in a fenced block, not both")
+    words = split_words(text)
+    if words.error:
+        raise UsageError(f"cannot read the command: {words.error}")
+    if not words.tokens or words.tokens[0].lower() != "submit":
+        raise UsageError("an attached script goes with `submit [flags] [--var K=V]...`")
+    return _parse_submit_script(words, None, attached)
+
+
 def _parse_submit(words: Words, block: str | None = None) -> c.Command:
     command, tokens = words.command, words.tokens[1:]
     if block is not None or "--script" in tokens or any(t.startswith("--script=") for t in tokens):
@@ -710,8 +801,24 @@ def _parse_submit(words: Words, block: str | None = None) -> c.Command:
     except ValidationError as e:
         raise UsageError(first_error(e)) from None
     return c.Submit(
-        job=job, dry_run=ns.dry_run, notify_channel=ns.notify_channel, cluster=ns.cluster
+        job=job,
+        dry_run=ns.dry_run,
+        notify_channel=ns.notify_channel,
+        cluster=ns.cluster,
+        given=_given_fields(tokens),
     )
+
+
+# Submit's flags (argparse dests) -> the job fields bot/core/defaults.py resolves.
+_GIVEN_FIELD = {"mem": "memory", "time": "time_limit", "env": "env_vars"}
+
+
+def _given_fields(tokens: list[str]) -> frozenset[str]:
+    """The job fields the user typed a flag for: the rest come from the defaults."""
+    p = COMMANDS["submit"].parser()
+    for action in p._actions:  # no defaults: the namespace holds only what was typed
+        action.default = argparse.SUPPRESS
+    return frozenset(_GIVEN_FIELD.get(k, k) for k in vars(p.parse_args(tokens)))
 
 
 # The submit flags an existing script can take, as sbatch options; the rest are refused.
@@ -745,7 +852,9 @@ def split_fence(text: str) -> tuple[str, str | None]:
     return text[:start], block
 
 
-def _parse_submit_script(words: Words, block: str | None) -> c.Command:
+def _parse_submit_script(
+    words: Words, block: str | None, attached: c.AttachedScript | None = None
+) -> c.Command:
     """`submit [flags] --script PATH|-`: only the flags given become sbatch options, so the
     script's own `#SBATCH` lines stand unless a flag overrides them (sbatch: command line wins)."""
     if words.command is not None:
@@ -755,6 +864,10 @@ def _parse_submit_script(words: Words, block: str | None) -> c.Command:
         action.default = argparse.SUPPRESS
     given = vars(p.parse_args(words.tokens[1:]))
     path = given.get("script")
+    if attached is not None:  # the attached file is the script, as a fenced block would be
+        if path not in (None, "-"):
+            raise UsageError("give the script as a path or attach it, not both")
+        path, block = "-", attached.text
     if path is None:
         raise UsageError("a fenced block is the script of `submit --script -`; add `--script -`")
     if path == "-":
@@ -764,7 +877,7 @@ def _parse_submit_script(words: Words, block: str | None) -> c.Command:
                 "(or give a path on the cluster: `--script ~/train.sh`)"
             )
         if not block.strip():
-            raise UsageError("the fenced block is empty")
+            raise UsageError(f"the {'attached script' if attached else 'fenced block'} is empty")
         if "\x00" in block:
             raise UsageError("the script must not contain NUL bytes")
     elif block is not None:
@@ -789,6 +902,7 @@ def _parse_submit_script(words: Words, block: str | None) -> c.Command:
     return c.SubmitScript(
         path=None if path == "-" else path,
         source=block if path == "-" else None,
+        attached=attached.name if attached is not None else None,
         variables=tuple(dict(given.get("var", [])).items()),
         options=tuple(options),
         name=given.get("name"),

@@ -207,6 +207,21 @@ class ConfigPathsReply(_Reply):
     ephemeral: bool = True
 
 
+class DefaultSetting(BaseModel):
+    key: str  # a job field (`memory`), `environment` (conda/venv/container) or `env:NAME`
+    value: str | None  # None: not set anywhere (Slurm's own default applies)
+    source: str  # flag, you, your account, cluster, global or template
+
+
+class DefaultsReply(_Reply):
+    """`defaults`: the caller's effective job defaults on a cluster and where each is from."""
+
+    kind: Literal["defaults"] = "defaults"
+    cluster: str
+    settings: list[DefaultSetting]
+    ephemeral: bool = True
+
+
 class TemplateSummary(BaseModel):
     name: str
     description: str  # from the template's `{# description: ... #}`; "" when it has none
@@ -244,6 +259,7 @@ Reply = (
     | ConfigPathsReply
     | TemplatesReply
     | TemplateReply
+    | DefaultsReply
     | Done
     | Alert
     | WatchesReply

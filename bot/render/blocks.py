@@ -157,7 +157,7 @@ def _blocks(reply: r.Reply) -> list[Block]:
         case r.TemplatesReply():
             head, _, body = render_text(reply).partition("\n")
             return [section(escape(head)), code_block(body, what="more templates")]
-        case r.ConfigPathsReply():
+        case r.ConfigPathsReply() | r.DefaultsReply():
             return [code_block(render_text(reply))]
         case r.TemplateReply():
             return [section(f"Template `{escape(reply.name)}`"), code_block(reply.text)]

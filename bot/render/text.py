@@ -278,6 +278,11 @@ def render_text(reply: r.Reply) -> str:
                     f"templates dir  {reply.templates_dir}",
                 ]
             )
+        case r.DefaultsReply():
+            rows = [[s.key, "-" if s.value is None else s.value, s.source] for s in reply.settings]
+            return f"your job defaults on {reply.cluster}:\n" + table(
+                ["KEY", "VALUE", "FROM"], rows
+            )
     raise TypeError(f"no text rendering for {type(reply).__name__}")
 
 

@@ -79,7 +79,12 @@ class Delivery:
     async def mention(
         self, client: AsyncWebClient, user: str, channel: str, thread: str, reply: r.Reply
     ) -> None:
-        """An @-mention's answer, in its thread."""
+        """An @-mention's answer, in its thread: a submission's is the job's card, followed
+        there like any other (in the DM if the channel refuses it)."""
+        if isinstance(reply, r.Submitted):
+            if await self.card(client, user, reply, channel, thread) == "refused":
+                await self.card(client, user, reply, user)
+            return
         fallback, blocks = render_blocks(reply)
         if reply.ephemeral:
             await client.chat_postEphemeral(

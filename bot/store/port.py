@@ -83,6 +83,14 @@ class Prefs(Protocol):
 
     async def set_cluster(self, user_id: str, cluster: str) -> None: ...
 
+    async def defaults(self) -> dict[str, dict[str, Doc]]:
+        """Every user's own job defaults (`defaults set`): user -> cluster -> values."""
+        ...
+
+    async def set_defaults(self, user_id: str, cluster: str, values: Doc) -> None:
+        """Replace a user's defaults on a cluster; empty `values` forgets them."""
+        ...
+
 
 class Seen(Protocol):
     """Ids handled once (Slack's event ids, slash-command trigger ids, form submissions'

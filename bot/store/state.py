@@ -29,6 +29,7 @@ THREADS = Spec(
 WATCHES = Spec("watches", indexes=(("kind", "cluster"), ("user_id",)), shards=8)
 REPORTS = Spec("reports", indexes=(("user_id",),))
 PREFS = Spec("prefs", key="user_id")
+DEFAULTS = Spec("defaults", key="key")  # a user's own job defaults, one record per cluster
 SEEN = Spec("seen", shards=4)
 SEEN_SWEEP = 500  # every this many ids recorded, the expired ones are dropped
 
@@ -99,14 +100,30 @@ class StoredReports(_ByUser):
 
 
 class StoredPrefs:
-    def __init__(self, c: Collection) -> None:
+    def __init__(self, c: Collection, defaults: Collection) -> None:
         self._c = c
+        self._defaults = defaults
 
     async def clusters(self) -> dict[str, str]:
         return {d["user_id"]: d["cluster"] for d in await self._c.all()}
 
     async def set_cluster(self, user_id: str, cluster: str) -> None:
         await self._c.upsert({"user_id": user_id, "cluster": cluster})
+
+    async def defaults(self) -> dict[str, dict[str, Doc]]:
+        found: dict[str, dict[str, Doc]] = {}
+        for d in await self._defaults.all():
+            found.setdefault(d["user_id"], {})[d["cluster"]] = d["values"]
+        return found
+
+    async def set_defaults(self, user_id: str, cluster: str, values: Doc) -> None:
+        # Its own collection: `set_cluster` replaces the prefs record whole.
+        key = f"{user_id}:{cluster}"
+        if values:
+            doc = {"key": key, "user_id": user_id, "cluster": cluster, "values": values}
+            await self._defaults.upsert(doc)
+        else:
+            await self._defaults.remove([key])
 
 
 class StoredSeen:
@@ -135,7 +152,7 @@ class CollectionState:
         self.threads = StoredThreads(backend.collection(THREADS))
         self.watches = StoredWatches(backend.collection(WATCHES), backend.batch)
         self.reports = StoredReports(backend.collection(REPORTS))
-        self.prefs = StoredPrefs(backend.collection(PREFS))
+        self.prefs = StoredPrefs(backend.collection(PREFS), backend.collection(DEFAULTS))
         self.seen = StoredSeen(backend.collection(SEEN))
 
     def batch(self) -> AbstractAsyncContextManager[None]:

@@ -358,6 +358,9 @@ def test_every_reply_type_renders() -> None:
         r.ConfigPathsReply(config_file=None, state_dir="/s", templates_dir="/t"),
         r.TemplatesReply(templates=[r.TemplateSummary(name="b", description="", builtin=True)]),
         r.TemplateReply(name="b", text="#!/bin/bash\n"),
+        r.DefaultsReply(
+            cluster="c", settings=[r.DefaultSetting(key="memory", value=None, source="template")]
+        ),
         r.Done(text="watching"),
         r.WatchesReply(scope="you", watches=[]),
         r.Alert(text="2 GPUs are free", mention="U1"),

@@ -79,7 +79,8 @@ def test_scopes_exactly_cover_the_events_commands_and_calls(manifest: dict[str, 
     posting = {"chat:write", "im:write"}  # answers, job cards and threads; DMs
     # conversations.replies on a job's thread after a crash, wherever the thread is.
     threads = {"channels:history", "groups:history", "mpim:history", "im:history"}
-    assert set(need) == events_and_commands | posting | threads
+    files = {"files:read"}  # a script attached to `submit`, downloaded from its url_private
+    assert set(need) == events_and_commands | posting | threads | files
     granted = manifest["oauth_config"]["scopes"]["bot"]
     assert sorted(granted) == sorted(need)
 
@@ -90,6 +91,8 @@ def test_the_code_calls_the_methods_the_scopes_are_for() -> None:
         methods
     )
     assert re.fullmatch(r"bot/slack/.+\.py:\d+", methods["conversations.replies"])
+    # an attached script's download (files:read) is no Web API method, but counts as one
+    assert re.fullmatch(r"bot/slack/files\.py:\d+", methods["files.download"])
 
 
 def test_web_api_methods_finds_both_call_styles(tmp_path: Path) -> None:

@@ -101,6 +101,27 @@ async def test_prefs_and_seen_ids(reopen: Open) -> None:
     assert await reopen().seen.first("event:E1", at=300.0, expired=200.0)  # expired: anew
 
 
+async def test_own_defaults_per_user_and_cluster_replaced_and_forgotten(reopen: Open) -> None:
+    state = reopen()
+    await state.prefs.set_cluster("U1", "lab")
+    await state.prefs.set_defaults("U1", "lab", {"conda": "ml", "env_vars": {"A": "1"}})
+    await state.prefs.set_defaults("U1", "big", {"nodes": 2})
+    await state.prefs.set_defaults("U2", "lab", {"memory": "4G"})
+    await state.prefs.set_defaults("U1", "lab", {"time_limit": "1:00:00"})  # replaced whole
+    await state.prefs.set_cluster("U1", "big")  # prefs apart: the defaults stay
+    assert await reopen().prefs.defaults() == {
+        "U1": {"lab": {"time_limit": "1:00:00"}, "big": {"nodes": 2}},
+        "U2": {"lab": {"memory": "4G"}},
+    }
+    await state.prefs.set_defaults("U1", "big", {})
+    await state.prefs.set_defaults("U9", "lab", {})  # none to forget: fine
+    assert await reopen().prefs.defaults() == {
+        "U1": {"lab": {"time_limit": "1:00:00"}},
+        "U2": {"lab": {"memory": "4G"}},
+    }
+    assert await reopen().prefs.clusters() == {"U1": "big"}
+
+
 async def test_a_batch_is_one_write_at_its_end_and_reads_see_it_at_once(reopen: Open) -> None:
     state = reopen()
     async with state.batch():

@@ -11,6 +11,7 @@ from bot.core import commands as c
 from bot.core import replies as r
 from bot.core.access import Access
 from bot.core.clusters import Clusters
+from bot.core.defaults import JobDefaults
 from bot.core.models import Job, JobResource, JobState
 from bot.core.script import ScriptRenderer
 from bot.core.slurm.client import SlurmClient, sbatch_argv
@@ -37,10 +38,17 @@ JOB_COMMANDS = (
 
 
 class Jobs:
-    def __init__(self, access: Access, clusters: Clusters, renderer: ScriptRenderer) -> None:
+    def __init__(
+        self,
+        access: Access,
+        clusters: Clusters,
+        renderer: ScriptRenderer,
+        defaults: JobDefaults | None = None,
+    ) -> None:
         self.access = access
         self.clusters = clusters
         self.renderer = renderer
+        self.defaults = defaults  # None: the job as parsed (no configured defaults)
 
     async def run(self, user_id: str, cmd: JobCommand) -> r.Reply:
         cluster, client = self.clusters.client(user_id, cmd.cluster)
@@ -57,6 +65,9 @@ class Jobs:
                     default_partition=cluster.default_partition,
                 )
             case c.Submit():
+                if self.defaults is not None:  # the fields with no flag, from the defaults
+                    filled, _ = self.defaults.resolve(user_id, cluster, cmd.job, cmd.given)
+                    cmd = cmd.model_copy(update={"job": filled})
                 return await self._submit(cluster, client, account, cmd)
             case c.SubmitScript():
                 return await self._submit_script(cluster, client, account, cmd)
@@ -133,11 +144,18 @@ class Jobs:
             )
         job_id = await client.submit(script, cmd.options)
         log.info("submitted script job %s on %s as %s", job_id, cluster.name, account)
-        stem = PurePosixPath(cmd.path).stem if cmd.path else ""
+        file = cmd.path or cmd.attached
+        stem = PurePosixPath(file).stem if file else ""
         name = cmd.name or (stem if _NAME_RE.fullmatch(stem) else "script")
+        if cmd.path:
+            what = f"script {cmd.path}"
+        elif cmd.attached:
+            what = f"script {cmd.attached} (attached)"
+        else:
+            what = "script (fenced block)"
         job = Job(
             name=name,
-            command=f"script {cmd.path}" if cmd.path else "script (fenced block)",
+            command=what,
             resources=JobResource(partition=cmd.partition),
         )
         return r.Submitted(

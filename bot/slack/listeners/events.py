@@ -8,8 +8,25 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.core.commands import AttachedScript
+from bot.core.replies import ErrorReply, Reply
+from bot.errors import UsageError
 from bot.slack.context import SlackContext
+from bot.slack.files import attached_script, wants_script
 from bot.slack.incoming import command_text
+
+
+async def _attachment(
+    event: dict[str, Any], text: str, client: AsyncWebClient
+) -> AttachedScript | ErrorReply | None:
+    """The script file attached to a `submit` (other commands ignore attachments)."""
+    files = event.get("files")
+    if not files or not isinstance(files, list) or not wants_script(text):
+        return None
+    try:
+        return await attached_script(files, client)
+    except UsageError as e:
+        return ErrorReply(message=str(e))
 
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
@@ -24,25 +41,39 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         channel, user = event["channel"], event.get("user", "")
         text = command_text(event.get("text", ""), strip_mention=True)
         cmd = await ctx.in_thread(text, channel, event.get("thread_ts"))
-        reply = (
-            cmd
-            if not isinstance(cmd, str)
-            else await ctx.dispatch.handle(user, cmd, channel=channel)
-        )
+        attached = await _attachment(event, text, client)
+        reply: Reply
+        if not isinstance(cmd, str):
+            reply = cmd
+        elif isinstance(attached, ErrorReply):
+            reply = attached
+        else:
+            reply = await ctx.dispatch.handle(user, cmd, channel=channel, attached=attached)
         thread = event.get("thread_ts") or event["ts"]
         await ctx.delivery.mention(client, user, channel, thread, reply)
 
     async def on_message(
         body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        # Only a person's own new message in a DM with the bot: no edits, joins or bot posts.
-        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+        # Only a person's own new message in a DM with the bot (one with a file attached is
+        # `file_share`): no edits, joins or bot posts.
+        subtype = event.get("subtype")
+        if event.get("channel_type") != "im" or subtype not in (None, "file_share"):
+            return
+        if event.get("bot_id"):
             return
         if not await ctx.recent.first_time(f"event:{body.get('event_id', '')}"):
             return
         text = command_text(event.get("text", ""), strip_mention=True)
         user = event.get("user", "")
-        reply = await ctx.dispatch.handle(user, text, channel=event["channel"], dm=True)
+        attached = await _attachment(event, text, client)
+        reply = (
+            attached
+            if isinstance(attached, ErrorReply)
+            else await ctx.dispatch.handle(
+                user, text, channel=event["channel"], dm=True, attached=attached
+            )
+        )
         await ctx.delivery.dm(client, user, event["channel"], event.get("thread_ts"), reply)
 
     app.event("app_mention")(on_mention)
