@@ -3,6 +3,7 @@ requests signed as Slack signs them. Loaded as a pytest plugin by tests/conftest
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
@@ -20,6 +21,7 @@ from pydantic import SecretStr
 from slack_bolt.async_app import AsyncApp
 
 from bot.core import replies as r
+from bot.core.records import JobThread
 from bot.render.modals import submit_view
 from bot.runtime import Runtime
 from bot.slack.app import EVENTS_PATH, start_http, start_socket_mode, web_client
@@ -98,6 +100,17 @@ class HttpBot:
             )
         )
 
+    async def tick_until_done(self, job_id: str, timeout: int = 40) -> JobThread:
+        """Poll as the scheduler would, until the job's thread has its final post."""
+        monitor = self.rt.monitor
+        for _ in range(timeout):
+            await monitor.tick("lab")
+            thread = await monitor.store.thread("lab", job_id)
+            if thread is not None and thread.done:
+                return thread
+            await asyncio.sleep(1)
+        raise AssertionError(f"job {job_id}'s thread never finished")
+
     async def interact(self, payload: dict[str, Any]) -> tuple[int, str, float]:
         """Any interactivity payload (clicks, shortcuts, view submissions), form-encoded as
         `payload=<json>` and signed, as Slack sends them."""
@@ -111,6 +124,11 @@ class HttpBot:
         return await self.post(
             body, "application/json", {**sign(SECRET, body), **(extra_headers or {})}
         )
+
+
+def text_of(call: Call) -> str:
+    """A posted message's text and blocks, as one string to look for words in."""
+    return str(call.params.get("text", "")) + str(call.params.get("blocks", ""))
 
 
 def button_click(action_id: str, value: str, user: str, **where: Any) -> dict[str, Any]:

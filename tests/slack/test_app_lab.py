@@ -16,7 +16,7 @@ from bot.core.records import JobThread
 from bot.runtime import Runtime
 from labkit import ADMIN, ALICE, BOB, STRANGER, eventually, wait_state
 from slack_standin import Call, SlackStandIn, sign, slash_command_body
-from slackkit import SECRET, HttpBot
+from slackkit import SECRET, HttpBot, text_of
 
 pytestmark = pytest.mark.lab
 
@@ -27,30 +27,14 @@ async def _jobs_named(rt: Runtime, name: str) -> list[str]:
     return res.stdout.split()
 
 
-async def _tick_until_done(http_bot: HttpBot, job_id: str, timeout: int = 40) -> JobThread:
-    """Poll as the scheduler would, until the job's thread has its final post."""
-    monitor = http_bot.rt.monitor
-    for _ in range(timeout):
-        await monitor.tick("lab")
-        thread = await monitor.store.thread("lab", job_id)
-        if thread is not None and thread.done:
-            return thread
-        await asyncio.sleep(1)
-    raise AssertionError(f"job {job_id}'s thread never finished")
-
-
-def _text(call: Call) -> str:
-    return str(call.params.get("text", "")) + str(call.params.get("blocks", ""))
-
-
 async def test_http_slash_submit_runs_one_job_and_posts_its_card(http_bot: HttpBot) -> None:
     tag = f"e2e{secrets.token_hex(3)}"
     status, body, seconds = await http_bot.command(f"submit -J {tag} -p cpu -- echo hi", ALICE)
     assert status == 200 and "hourglass" in body and seconds < 1.0
     [post] = await http_bot.standin.wait_for("chat.postMessage", timeout=30)
-    assert post.params["channel"] == "C1" and f"`{tag}`" in _text(post)
+    assert post.params["channel"] == "C1" and f"`{tag}`" in text_of(post)
     [job_id] = await _jobs_named(http_bot.rt, tag)
-    assert f"job {job_id}" in _text(post)
+    assert f"job {job_id}" in text_of(post)
     done = await http_bot.standin.wait_for("response_url", timeout=10)
     assert done[-1].params.get("delete_original") is True
     await asyncio.sleep(1.5)
@@ -73,7 +57,7 @@ async def test_socket_mode_envelope_submits_once(
     ack = await standin.wait_ack(envelope)
     assert ack["envelope_id"] == envelope
     [post] = await standin.wait_for("chat.postMessage", timeout=30)
-    assert f"`{tag}`" in _text(post)
+    assert f"`{tag}`" in text_of(post)
     # Slack redelivers the same envelope: it must not submit a second job.
     await standin.send_envelope(
         "slash_commands", dict(payload), envelope_id=envelope, retry_attempt=1
@@ -102,7 +86,7 @@ async def test_mention_status_answers_in_the_thread(http_bot: HttpBot) -> None:
         where=lambda c: c.params.get("thread_ts") == "1700000000.000100",
         timeout=30,
     )
-    assert f"job {job_id}" in _text(posts[0]) and f"`{tag}`" in _text(posts[0])
+    assert f"job {job_id}" in text_of(posts[0]) and f"`{tag}`" in text_of(posts[0])
     await http_bot.rt.dispatch.handle(ALICE, f"cancel {job_id}")
 
 
@@ -118,7 +102,7 @@ async def test_dm_list_answers_in_the_dm(http_bot: HttpBot) -> None:
     status, _, _ = await http_bot.event(event, "Ev-dm-1")
     assert status == 200
     [post] = await http_bot.standin.wait_for("chat.postMessage", timeout=30)
-    assert post.params["channel"] == "D0BOB" and "bob" in _text(post)
+    assert post.params["channel"] == "D0BOB" and "bob" in text_of(post)
     # The bot's own message echoed back as an event is ignored.
     own = {**event, "bot_id": "B1", "user": "UBOT", "text": "jobs of bob"}
     await http_bot.event(own, "Ev-dm-2")
@@ -130,7 +114,7 @@ async def test_bad_input_gets_an_ephemeral_actionable_error(http_bot: HttpBot) -
     await http_bot.command("submit -p gpux -- true", ALICE, name="bad")
     [resp] = await http_bot.standin.wait_for("response_url", timeout=30)
     assert resp.params["response_type"] == "ephemeral"
-    assert "unknown partition `gpux` on lab; partitions: cpu, gpu" in _text(resp)
+    assert "unknown partition `gpux` on lab; partitions: cpu, gpu" in text_of(resp)
     event = {
         "type": "app_mention",
         "user": ALICE,
@@ -140,13 +124,13 @@ async def test_bad_input_gets_an_ephemeral_actionable_error(http_bot: HttpBot) -
     }
     await http_bot.event(event, "Ev-bad-1")
     [eph] = await http_bot.standin.wait_for("chat.postEphemeral", timeout=30)
-    assert eph.params["user"] == ALICE and "invalid memory `lots`" in _text(eph)
+    assert eph.params["user"] == ALICE and "invalid memory `lots`" in text_of(eph)
 
 
 async def test_unmapped_user_is_denied(http_bot: HttpBot) -> None:
     await http_bot.command("submit -p cpu -- touch /tmp/never", STRANGER, name="deny")
     [resp] = await http_bot.standin.wait_for("response_url", timeout=30)
-    assert resp.params["response_type"] == "ephemeral" and "not set up" in _text(resp)
+    assert resp.params["response_type"] == "ephemeral" and "not set up" in text_of(resp)
     assert not http_bot.standin.calls_to("chat.postMessage")
 
 
@@ -201,7 +185,7 @@ async def test_rate_limited_post_is_retried_and_arrives(http_bot: HttpBot) -> No
     calls = await http_bot.standin.wait_for("chat.postMessage", count=2, timeout=30)
     assert calls[0].params.get("_fault") == 429 and "_fault" not in calls[1].params
     assert calls[1].at - calls[0].at >= 0.9  # waited for Retry-After
-    assert "commands:" in _text(calls[1])
+    assert "commands:" in text_of(calls[1])
 
 
 async def test_submitted_job_gets_its_thread_and_card_updates(http_bot: HttpBot) -> None:
@@ -211,14 +195,14 @@ async def test_submitted_job_gets_its_thread_and_card_updates(http_bot: HttpBot)
     )
     [card] = await http_bot.standin.wait_for("chat.postMessage", timeout=30)
     [job_id] = await _jobs_named(http_bot.rt, tag)
-    thread = await _tick_until_done(http_bot, job_id)
+    thread = await http_bot.tick_until_done(job_id)
     assert card.params["channel"] == thread.channel == "C1"
     replies = [
         c
         for c in http_bot.standin.calls_to("chat.postMessage")
         if c.params.get("thread_ts") == thread.card_ts
     ]
-    texts = [_text(c) for c in replies]
+    texts = [text_of(c) for c in replies]
     assert any("RUNNING" in t for t in texts) and "COMPLETED" in texts[-1]
     assert f"finished {tag}" in texts[-1] and "exit code 0:0" in texts[-1]
     flags = [c.params.get("reply_broadcast") for c in replies]
@@ -226,7 +210,7 @@ async def test_submitted_job_gets_its_thread_and_card_updates(http_bot: HttpBot)
     updates = [
         c for c in http_bot.standin.calls_to("chat.update") if c.params["ts"] == thread.card_ts
     ]
-    assert updates and "COMPLETED" in _text(updates[-1])
+    assert updates and "COMPLETED" in text_of(updates[-1])
     assert not http_bot.standin.violations
 
 
@@ -234,7 +218,7 @@ async def _card_of(http_bot: HttpBot, tag: str, text: str) -> tuple[str, Call, J
     """Alice submits `text`: the job's id, its card and its thread."""
     await http_bot.command(text, ALICE, name=tag)
     [card] = await http_bot.standin.wait_for(
-        "chat.postMessage", where=lambda c: f"`{tag}`" in _text(c), timeout=30
+        "chat.postMessage", where=lambda c: f"`{tag}`" in text_of(c), timeout=30
     )
     [job_id] = await eventually(lambda: _jobs_named(http_bot.rt, tag), bool, timeout=30)
     monitor = http_bot.rt.monitor
@@ -252,7 +236,7 @@ async def test_cancel_button_works_for_the_owner_only(http_bot: HttpBot) -> None
     )
     assert status == 200 and seconds < 1.0
     [refused] = await http_bot.standin.wait_for("chat.postEphemeral", timeout=30)
-    assert refused.params["user"] == BOB and "only cancel your own jobs" in _text(refused)
+    assert refused.params["user"] == BOB and "only cancel your own jobs" in text_of(refused)
     _, client = http_bot.rt.clusters.client(ALICE, "lab")
     assert (await client.job(job_id)).state in (JobState.RUNNING, JobState.PENDING)
     await http_bot.click("job_cancel", f"lab|{job_id}", ALICE, message_ts=thread.card_ts)
@@ -260,7 +244,7 @@ async def test_cancel_button_works_for_the_owner_only(http_bot: HttpBot) -> None
     assert (await wait_state(client, job_id, {JobState.CANCELLED})).state == JobState.CANCELLED
     await http_bot.click("job_refresh", f"lab|{job_id}", ALICE, message_ts=thread.card_ts)
     [update] = await http_bot.standin.wait_for("chat.update", timeout=30)
-    assert update.params["ts"] == thread.card_ts and "CANCELLED" in _text(update)
+    assert update.params["ts"] == thread.card_ts and "CANCELLED" in text_of(update)
 
 
 async def test_commands_inside_a_job_thread_need_no_id(http_bot: HttpBot) -> None:
@@ -281,7 +265,7 @@ async def test_commands_inside_a_job_thread_need_no_id(http_bot: HttpBot) -> Non
         where=lambda c: c.params.get("thread_ts") == thread.thread_ts,
         timeout=30,
     )
-    assert f"job {job_id}" in _text(posts[0])
+    assert f"job {job_id}" in text_of(posts[0])
     await http_bot.rt.dispatch.handle(ALICE, f"cancel {job_id}")
 
 
@@ -291,18 +275,18 @@ async def test_watch_job_watches_and_unwatch(http_bot: HttpBot) -> None:
     job_id = res.stdout.strip()
     await http_bot.command(f"watch job {job_id}", ALICE, name="w1")
     [card] = await http_bot.standin.wait_for("chat.postMessage", timeout=30)
-    assert f"job {job_id}" in _text(card)
+    assert f"job {job_id}" in text_of(card)
     [done] = await http_bot.standin.wait_for("response_url", timeout=30)
-    assert "watching job" in _text(done) and done.params["response_type"] == "ephemeral"
+    assert "watching job" in text_of(done) and done.params["response_type"] == "ephemeral"
     await http_bot.command(f"watch job {job_id}", BOB, name="w2")
     denied = await http_bot.standin.wait_for("response_url", count=2, timeout=30)
-    assert "you can watch your own jobs" in _text(denied[-1])
+    assert "you can watch your own jobs" in text_of(denied[-1])
     await http_bot.command("watches", ALICE, name="w3")
     listed = await http_bot.standin.wait_for("response_url", count=3, timeout=30)
-    assert job_id in _text(listed[-1])
+    assert job_id in text_of(listed[-1])
     await http_bot.command(f"unwatch {job_id}", ALICE, name="w4")
     stopped = await http_bot.standin.wait_for("response_url", count=4, timeout=30)
-    assert "stopped 1 watch" in _text(stopped[-1])
+    assert "stopped 1 watch" in text_of(stopped[-1])
     monitor = http_bot.rt.monitor
     assert monitor is not None and await monitor.store.open_threads("lab") == []
     await client.cancel(job_id)
@@ -314,9 +298,9 @@ async def test_watch_mine_opens_a_thread_for_a_job_submitted_by_sbatch(http_bot:
     _, client = http_bot.rt.clusters.client(ALICE, "lab")
     res = await client.transport.run(["sbatch", "--parsable", "-p", "cpu", "--wrap", "sleep 2"])
     job_id = res.stdout.strip()
-    thread = await _tick_until_done(http_bot, job_id)
+    thread = await http_bot.tick_until_done(job_id)
     texts = [
-        _text(c)
+        text_of(c)
         for c in http_bot.standin.calls_to("chat.postMessage")
         if c.params.get("thread_ts") == thread.card_ts
     ]
@@ -337,11 +321,11 @@ async def test_refresh_by_someone_else_answers_them_and_keeps_the_owners_card(
     ]
     await http_bot.click("job_refresh", value, BOB, message_ts=thread.card_ts)
     [eph] = await http_bot.standin.wait_for("chat.postEphemeral", timeout=30)
-    assert eph.params["user"] == BOB and f"job {job_id}" in _text(eph)
+    assert eph.params["user"] == BOB and f"job {job_id}" in text_of(eph)
     assert http_bot.standin.calls_to("chat.update") == []
     await http_bot.click("job_refresh", value, ALICE, message_ts=thread.card_ts)
     [update] = await http_bot.standin.wait_for("chat.update", timeout=30)
-    assert update.params["ts"] == thread.card_ts and f"job {job_id}" in _text(update)
+    assert update.params["ts"] == thread.card_ts and f"job {job_id}" in text_of(update)
     await http_bot.rt.dispatch.handle(ALICE, f"cancel {job_id}")
 
 
@@ -359,7 +343,7 @@ async def test_refresh_of_a_card_without_thread_updates_for_the_jobs_account_onl
         assert http_bot.standin.calls_to("chat.update") == []
         await http_bot.click("job_refresh", value, ALICE, message_ts="1700000020.000100")
         [update] = await http_bot.standin.wait_for("chat.update", timeout=30)
-        assert update.params["ts"] == "1700000020.000100" and f"job {job_id}" in _text(update)
+        assert update.params["ts"] == "1700000020.000100" and f"job {job_id}" in text_of(update)
     finally:
         await client.cancel(job_id)
 
@@ -369,7 +353,7 @@ async def test_forged_button_value_runs_nothing_and_says_so(http_bot: HttpBot) -
         await http_bot.click("job_tail", value, ALICE, message_ts="1700000021.000100")
         answers = await http_bot.standin.wait_for("chat.postEphemeral", count=i + 1, timeout=30)
         assert answers[-1].params["user"] == ALICE
-        assert "this button is not one the bot made" in _text(answers[-1])
+        assert "this button is not one the bot made" in text_of(answers[-1])
     assert not http_bot.standin.violations
 
 
@@ -391,4 +375,4 @@ async def test_mention_posted_by_a_bot_is_ignored(http_bot: HttpBot) -> None:
 async def test_unmapped_user_is_told_which_admin_to_ask_as_a_mention(http_bot: HttpBot) -> None:
     await http_bot.command("list", STRANGER, name="deny-mention")
     [resp] = await http_bot.standin.wait_for("response_url", timeout=30)
-    assert f"ask <@{ADMIN}> to map" in _text(resp) and "&lt;@" not in _text(resp)
+    assert f"ask <@{ADMIN}> to map" in text_of(resp) and "&lt;@" not in text_of(resp)

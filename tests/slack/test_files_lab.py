@@ -4,33 +4,15 @@ is followed in the mention's thread to COMPLETED."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 
 import pytest
 
-from bot.core.records import JobThread
 from labkit import ALICE
-from slack_standin import Call
-from slackkit import HttpBot
+from slackkit import HttpBot, text_of
 
 pytestmark = pytest.mark.lab
-
-
-async def _thread_done(http_bot: HttpBot, job_id: str, timeout: int = 40) -> JobThread:
-    monitor = http_bot.rt.monitor
-    for _ in range(timeout):
-        await monitor.tick("lab")
-        thread = await monitor.store.thread("lab", job_id)
-        if thread is not None and thread.done:
-            return thread
-        await asyncio.sleep(1)
-    raise AssertionError(f"job {job_id}'s thread never finished")
-
-
-def _text(call: Call) -> str:
-    return str(call.params.get("text", "")) + str(call.params.get("blocks", ""))
 
 
 async def test_an_attached_script_is_submitted_and_followed_to_completed(
@@ -49,14 +31,14 @@ async def test_an_attached_script_is_submitted_and_followed_to_completed(
     }
     await http_bot.event(event, f"Ev-{tag}")
     [card] = await http_bot.standin.wait_for("chat.postMessage", timeout=30)
-    assert card.params["thread_ts"] == event["ts"] and f"`{tag}`" in _text(card)
+    assert card.params["thread_ts"] == event["ts"] and f"`{tag}`" in text_of(card)
     [download] = http_bot.standin.calls_to("files.download")
     assert download.token == http_bot.standin.bot_token
-    found = re.search(r"job (\d+)", _text(card))
-    assert found, _text(card)
-    thread = await _thread_done(http_bot, found.group(1))
+    found = re.search(r"job (\d+)", text_of(card))
+    assert found, text_of(card)
+    thread = await http_bot.tick_until_done(found.group(1))
     assert thread.user_id == ALICE and thread.channel == "C1"
-    texts = [_text(c) for c in http_bot.standin.calls_to("chat.postMessage")]
+    texts = [text_of(c) for c in http_bot.standin.calls_to("chat.postMessage")]
     # -p cpu overrode the script's #SBATCH -p gpu; the output shows the rendered variable.
     assert "COMPLETED" in texts[-1] and f"{tag} epochs=3" in texts[-1], texts[-1]
     assert not http_bot.standin.violations

@@ -13,13 +13,9 @@ from bot.core.models import Job, JobResource, JobState
 from bot.core.poll import poll
 from labkit import ADMIN, ALICE, BOB, eventually, wait_state
 from slack_standin import Call
-from slackkit import HttpBot
+from slackkit import HttpBot, text_of
 
 pytestmark = pytest.mark.lab
-
-
-def _text(call: Call) -> str:
-    return str(call.params.get("text", "")) + str(call.params.get("blocks", ""))
 
 
 async def _mention(http_bot: HttpBot, user: str, text: str, *, channel: str = "C1") -> str:
@@ -50,13 +46,13 @@ async def test_watch_gpus_alerts_the_caller_once_when_the_gpus_free_up(http_bot:
         await wait_state(client, job_id, {JobState.RUNNING})
         await _mention(http_bot, ALICE, "watch gpus 2 -p gpu")
         [ack] = await http_bot.standin.wait_for("chat.postEphemeral", timeout=30)
-        assert "when 2 GPUs are free on gpu on lab (now 0 free)" in _text(ack)
+        assert "when 2 GPUs are free on gpu on lab (now 0 free)" in text_of(ack)
         await poll(rt.ticks, "lab")
         assert not http_bot.standin.calls_to("chat.postMessage")
         await client.transport.run(["scancel", job_id])
 
         def alerts() -> list[Call]:
-            return [c for c in http_bot.standin.calls_to("chat.postMessage") if "<@" in _text(c)]
+            return [c for c in http_bot.standin.calls_to("chat.postMessage") if "<@" in text_of(c)]
 
         async def polled() -> int:
             await poll(rt.ticks, "lab")
@@ -66,8 +62,8 @@ async def test_watch_gpus_alerts_the_caller_once_when_the_gpus_free_up(http_bot:
         for _ in range(2):
             await poll(rt.ticks, "lab")
         [alert] = alerts()
-        assert alert.params["channel"] == "C1" and f"<@{ALICE}>" in _text(alert)
-        assert "8/8" in _text(alert) and "on gpu on lab" in _text(alert)
+        assert alert.params["channel"] == "C1" and f"<@{ALICE}>" in text_of(alert)
+        assert "8/8" in text_of(alert) and "on gpu on lab" in text_of(alert)
     finally:
         await client.transport.run(["scancel", job_id])
     assert not http_bot.standin.violations
@@ -80,7 +76,7 @@ async def test_report_now_is_one_message_naming_the_cluster(http_bot: HttpBot) -
     [post] = await http_bot.standin.wait_for(
         "chat.postMessage", where=lambda c: c.params.get("thread_ts") == thread, timeout=30
     )
-    body = _text(post)
+    body = text_of(post)
     assert "Cluster report" in body and "*jump*" in body
     assert "PARTITION" in body and "gpu" in body and "Queue:" in body and "Jobs of alice" in body
     assert len(post.params["blocks"]) <= 50
@@ -100,21 +96,21 @@ async def test_scheduled_report_is_posted_at_its_slot(http_bot: HttpBot) -> None
     try:
         await _mention(http_bot, ADMIN, 'report every "* * * * *" --include resources')
         [hello] = await http_bot.standin.wait_for(
-            "chat.postMessage", where=lambda c: "scheduled a report" in _text(c), timeout=30
+            "chat.postMessage", where=lambda c: "scheduled a report" in text_of(c), timeout=30
         )
-        assert hello.params["channel"] == "C1" and f"<@{ADMIN}>" in _text(hello)
+        assert hello.params["channel"] == "C1" and f"<@{ADMIN}>" in text_of(hello)
         [report] = await http_bot.standin.wait_for(
-            "chat.postMessage", where=lambda c: "Scheduled report" in _text(c), timeout=15
+            "chat.postMessage", where=lambda c: "Scheduled report" in text_of(c), timeout=15
         )
-        assert report.params["channel"] == "C1" and "*lab*" in _text(report)
-        assert slot.strftime("%Y-%m-%d %H:%M UTC") in _text(report)
+        assert report.params["channel"] == "C1" and "*lab*" in text_of(report)
+        assert slot.strftime("%Y-%m-%d %H:%M UTC") in text_of(report)
         await asyncio.sleep(2)
         assert (
             len(
                 [
                     c
                     for c in http_bot.standin.calls_to("chat.postMessage")
-                    if "Scheduled report" in _text(c)
+                    if "Scheduled report" in text_of(c)
                 ]
             )
             == 1
@@ -132,21 +128,21 @@ async def test_report_into_a_channel_without_the_bot_is_refused_with_a_fix(
     http_bot.standin.fail_next("chat.postMessage", status=200, error="not_in_channel")
     await _mention(http_bot, ADMIN, "report now --channel C0ELSE")
     [err] = await http_bot.standin.wait_for("chat.postEphemeral", timeout=30)
-    assert "not_in_channel" in _text(err) and "invite @srunx to <#C0ELSE> first" in _text(err)
+    assert "not_in_channel" in text_of(err) and "invite @srunx to <#C0ELSE> first" in text_of(err)
 
 
 async def test_gpu_watch_is_listed_and_removed(http_bot: HttpBot) -> None:
     await _mention(http_bot, BOB, "watch gpus 8 --continuous")
     [ack] = await http_bot.standin.wait_for("chat.postEphemeral", timeout=30)
-    watch_id = _text(ack).split("watch ", 1)[1].split(":", 1)[0]
+    watch_id = text_of(ack).split("watch ", 1)[1].split(":", 1)[0]
     await _mention(http_bot, BOB, "watches")
     listed = await http_bot.standin.wait_for(
-        "chat.postEphemeral", where=lambda c: "watches of you" in _text(c), timeout=30
+        "chat.postEphemeral", where=lambda c: "watches of you" in text_of(c), timeout=30
     )
-    assert watch_id in _text(listed[0]) and "8 GPUs on gpu (continuous)" in _text(listed[0])
+    assert watch_id in text_of(listed[0]) and "8 GPUs on gpu (continuous)" in text_of(listed[0])
     await _mention(http_bot, BOB, f"unwatch {watch_id}")
     await http_bot.standin.wait_for(
-        "chat.postEphemeral", where=lambda c: "stopped 1 watch" in _text(c), timeout=30
+        "chat.postEphemeral", where=lambda c: "stopped 1 watch" in text_of(c), timeout=30
     )
     monitor = http_bot.rt.monitor
     assert monitor is not None and not await monitor.store.gpu_watches("lab")
@@ -156,8 +152,8 @@ async def test_slash_report_now_is_posted_in_the_channel(http_bot: HttpBot) -> N
     status, _, seconds = await http_bot.command("report now -p gpu", ALICE, name="rep")
     assert status == 200 and seconds < 1.0
     [post] = await http_bot.standin.wait_for("chat.postMessage", timeout=30)
-    assert post.params["channel"] == "C1" and "Cluster report" in _text(post)
-    assert "*lab*" in _text(post) and "gpu" in _text(post)
+    assert post.params["channel"] == "C1" and "Cluster report" in text_of(post)
+    assert "*lab*" in text_of(post) and "gpu" in text_of(post)
     done = await http_bot.standin.wait_for("response_url", timeout=10)
     assert done[-1].params.get("delete_original") is True
     assert not http_bot.standin.violations
@@ -190,7 +186,7 @@ async def assert_card_and_end_arrive_late(http_bot: HttpBot, tag: str, channel: 
         if m.get("metadata", {}).get("event_payload") == card
     ]
     replies = [c for c in posts if c.params.get("thread_ts") == card_ts]
-    assert replies and "COMPLETED" in _text(replies[-1]), [_text(c) for c in replies]
+    assert replies and "COMPLETED" in text_of(replies[-1]), [text_of(c) for c in replies]
     assert not http_bot.standin.violations
 
 
@@ -202,7 +198,7 @@ async def test_a_card_slack_fails_with_5xx_still_comes_with_the_jobs_end(
     tag = f"late{secrets.token_hex(3)}"
     await http_bot.command(f"submit -J {tag} -p cpu -- echo hi", ALICE, name="late")
     [note] = await http_bot.standin.wait_for(
-        "response_url", where=lambda c: "did not take its card" in _text(c), timeout=30
+        "response_url", where=lambda c: "did not take its card" in text_of(c), timeout=30
     )
     assert note.params.get("response_type") == "ephemeral"
     await assert_card_and_end_arrive_late(http_bot, tag, "C1")

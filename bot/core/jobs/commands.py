@@ -119,14 +119,7 @@ class Jobs:
         if cmd.dry_run:
             return r.DryRun(cluster=cluster.name, script=script)
         job_id = await client.submit(script)
-        log.info("submitted job %s on %s as %s", job_id, cluster.name, account)
-        return r.Submitted(
-            cluster=cluster.name,
-            account=account,
-            job_id=job_id,
-            job=job,
-            notify_channel=cmd.notify_channel,
-        )
+        return _submitted(cluster, account, job_id, job, cmd.notify_channel)
 
     async def _submit_script(
         self, cluster: ClusterConfig, client: SlurmClient, account: str, cmd: c.SubmitScript
@@ -143,7 +136,6 @@ class Jobs:
                 cluster=cluster.name, script=script, sbatch=tuple(sbatch_argv(cmd.options))
             )
         job_id = await client.submit(script, cmd.options)
-        log.info("submitted script job %s on %s as %s", job_id, cluster.name, account)
         file = cmd.path or cmd.attached
         stem = PurePosixPath(file).stem if file else ""
         name = cmd.name or (stem if _NAME_RE.fullmatch(stem) else "script")
@@ -153,15 +145,18 @@ class Jobs:
             what = f"script {cmd.attached} (attached)"
         else:
             what = "script (fenced block)"
-        job = Job(
-            name=name,
-            command=what,
-            resources=JobResource(partition=cmd.partition),
-        )
-        return r.Submitted(
-            cluster=cluster.name,
-            account=account,
-            job_id=job_id,
-            job=job,
-            notify_channel=cmd.notify_channel,
-        )
+        job = Job(name=name, command=what, resources=JobResource(partition=cmd.partition))
+        return _submitted(cluster, account, job_id, job, cmd.notify_channel)
+
+
+def _submitted(
+    cluster: ClusterConfig, account: str, job_id: str, job: Job, notify_channel: bool
+) -> r.Submitted:
+    log.info("submitted job %s on %s as %s", job_id, cluster.name, account)
+    return r.Submitted(
+        cluster=cluster.name,
+        account=account,
+        job_id=job_id,
+        job=job,
+        notify_channel=notify_channel,
+    )
