@@ -88,9 +88,9 @@ class Runtime:
             self.jobs,
             self.watches,
             self.reports,
+            templates,
+            self.defaults,
             audit,
-            templates=templates,
-            defaults=self.defaults,
         )
 
     @classmethod

@@ -41,10 +41,9 @@ class Dispatch:
         jobs: Jobs,
         watches: WatchCommands,
         reports: ReportScheduler,
+        templates: Templates,
+        defaults: JobDefaults,
         audit: AuditLog | None = None,
-        *,
-        templates: Templates | None = None,
-        defaults: JobDefaults | None = None,
     ) -> None:
         self.config = config
         self.access = access
@@ -116,12 +115,12 @@ class Dispatch:
             return await self.clusters.reachability(user_id)
         if isinstance(cmd, c.UseCluster):
             return await self.clusters.use(user_id, cmd.name)
-        if isinstance(cmd, DEFAULTS_COMMANDS) and self.defaults is not None:
+        if isinstance(cmd, DEFAULTS_COMMANDS):
             cluster, _ = self.clusters.client(user_id, cmd.cluster)
             return await self.defaults.run(user_id, cluster, cmd)
         if isinstance(cmd, c.ConfigShow):
             return self._config_show(user_id)
-        if isinstance(cmd, TEMPLATE_COMMANDS) and self.templates is not None:
+        if isinstance(cmd, TEMPLATE_COMMANDS):
             return self.templates.run(user_id, cmd, console=channel is None)
         if isinstance(cmd, REPORT_COMMANDS):
             if channel is None and not (isinstance(cmd, c.ReportNow) and cmd.channel is None):
