@@ -21,7 +21,7 @@ from bot.core.defaults import JobDefaults
 from bot.core.dispatch import Dispatch
 from bot.core.home import Home
 from bot.core.jobs.commands import Jobs
-from bot.core.ports import Nowhere, Outbox
+from bot.core.ports import TERMINAL, Nowhere, Outbox
 from bot.core.prefs import Prefs
 from bot.core.reports.scheduler import ReportScheduler
 from bot.core.reports.store import ReportStore
@@ -169,7 +169,7 @@ def audit_log() -> AuditLog:
 async def console(config: Config, config_file: str | None = None) -> Runtime:
     """The console's parts: audited like Slack, with session-only state and no channels;
     watches print in the terminal (the console follows them itself: bot/console/follow.py)."""
-    from bot.console.outbox import TERMINAL, TerminalOutbox
+    from bot.console.outbox import TerminalOutbox
 
     rt = await Runtime.open(
         config, outbox=TerminalOutbox(), audit=audit_log(), config_file=config_file

@@ -106,6 +106,15 @@ def captured(path: Path) -> Result:
     return (0, path.read_text(), "")
 
 
+def queued(job_id: str, partition: str = "cpu", nodes: int = 1) -> Result:
+    """`squeue` of one job just submitted (SQUEUE_FORMAT), as the lab prints it."""
+    line = (
+        f"{job_id}|{job_id}|N/A|PENDING|alice|{partition}|{nodes}|node1|cpu=1,node={nodes}|0:00|"
+        "5:00|2026-11-28T17:23:22|N/A|None|0|ok\n"
+    )
+    return (0, line, "")
+
+
 def sinfo(nodes: str) -> Answer:
     """`sinfo` on a cluster whose nodes are tests/data/sinfo_nodes_NODES.txt: the node list,
     and the partitions (`sinfo -h -o %R`) taken from it."""

@@ -157,7 +157,7 @@ def form_state(**values: str) -> dict[str, Any]:
     state: dict[str, Any] = {}
     for field, value in values.items():
         # As Slack sends it: block_id -> action_id -> element state (both the field's name).
-        if field == "partition":
+        if field in ("partition", "template"):
             element = {"type": "static_select", "selected_option": {"value": value}}
         else:
             element = {"type": "plain_text_input", "value": value}

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import parse_config
-from bot.console.outbox import TERMINAL, TerminalOutbox
-from bot.core.ports import Nowhere
+from bot.console.outbox import TerminalOutbox
+from bot.core.ports import TERMINAL, Nowhere
 from bot.runtime import Runtime, check_clusters, console
 from bot.store.state import CollectionState, open_state
 from labkit import ALICE, Lab, Recorder

@@ -14,9 +14,6 @@ from bot.core.ports import ThreadPost
 from bot.core.records import JobThread
 from bot.render.text import render_text
 
-# Where watches started in the console "post" (dispatch's `follow_in`).
-TERMINAL = "terminal"
-
 _BOLD_RE = re.compile(r"\*([^*\n]+)\*")
 
 

@@ -21,7 +21,7 @@ class Submit(_Cmd):
     dry_run: bool = False
     notify_channel: bool = False  # also show the final state in the channel, not only the thread
     # The job fields the user gave as flags (bot/core/defaults.py fills the rest from the
-    # defaults); None: every field is as given (a form's command).
+    # defaults); None: every field as built (a Submit made in code, not parsed).
     given: frozenset[str] | None = None
 
 

@@ -5,7 +5,7 @@ the user's own.
 
 conda, venv and container are one choice (`environment`): the highest level naming any of
 them decides it. Environment variables merge name by name, each from its highest level.
-(The submit form does not pre-fill from these yet.)"""
+The submit form opens at the same values (bot/core/forms.py `initial_fields`)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ class JobDefaults:
         self, user_id: str, cluster: ClusterConfig, job: Job, given: frozenset[str] | None
     ) -> tuple[Job, list[r.DefaultSetting]]:
         """The job with every field the user gave no flag for filled from the defaults, and
-        where each value came from. `given=None` (a form): the job as it is."""
+        where each value came from. `given=None` (built in code): the job as it is."""
         if given is None:
             return job, []
         levels = self.levels(user_id, cluster)

@@ -105,6 +105,16 @@ class Dispatch:
             )
         return reply
 
+    def admits(self, user_id: str, channel: str | None, dm: bool = False) -> bool:
+        """Whether `run` gets past access for this user here: checked before the Slack layer
+        downloads an attached file, so a refused user's file is never fetched."""
+        try:
+            self.access.grant(user_id)
+            self.access.check_channel(channel, dm)
+        except AccessDenied:
+            return False
+        return True
+
     async def execute(
         self, user_id: str, cmd: c.Command, channel: str | None = None, dm: bool = False
     ) -> r.Reply:

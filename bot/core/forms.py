@@ -10,11 +10,14 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.core import commands as c
 from bot.core.grammar import parse
+from bot.core.models import Job
 from bot.errors import UsageError
 
 # Form field -> the `submit` option it stands for (the command goes after `--`).
 OPTIONS = {"name": "-J", "partition": "-p", "gpus_per_node": "--gpus-per-node", "time": "-t"}
-OPTIONS |= {"memory": "--mem"}
+OPTIONS |= {"memory": "--mem", "conda": "--conda", "venv": "--venv", "container": "--container"}
+OPTIONS |= {"template": "--template"}
+ENVIRONMENTS = ("conda", "venv", "container")
 
 
 class FormErrors(UsageError):
@@ -33,6 +36,10 @@ class SubmitFields(BaseModel):
     gpus_per_node: str = ""
     time: str = ""
     memory: str = ""
+    conda: str = ""
+    venv: str = ""
+    container: str = ""
+    template: str = ""
     command: str = ""
     env: str = ""  # KEY=VALUE, one per line
     cluster: str | None = None
@@ -66,6 +73,9 @@ def submit_command(fields: SubmitFields) -> c.Submit:
             parse("submit " + " ".join(_args(fields, field)) + " -- true")
         except UsageError as e:
             errors[field] = str(e)
+    chosen = [f for f in ENVIRONMENTS if getattr(fields, f).strip()]
+    for field in chosen[1:]:  # shown under each extra one: which to keep is the user's call
+        errors[field] = f"choose one of conda, venv, container (got {', '.join(chosen)})"
     if errors:
         raise FormErrors(errors)
     try:
@@ -74,6 +84,23 @@ def submit_command(fields: SubmitFields) -> c.Submit:
         raise FormErrors({"command": str(e)}) from None
     assert isinstance(cmd, c.Submit)
     return cmd
+
+
+def initial_fields(job: Job) -> dict[str, str]:
+    """The form's fields pre-filled from a job the defaults filled in: what a blank field
+    would get anyway, shown so the user sees and can change it."""
+    res, env = job.resources, job.environment
+    values = {
+        "partition": res.partition,
+        "gpus_per_node": res.gpus_per_node,
+        "time": res.time_limit,
+        "memory": res.memory,
+        "conda": env.conda,
+        "venv": env.venv,
+        "container": env.container.image if env.container else None,
+        "template": job.template,
+    }
+    return {k: str(v) for k, v in values.items() if v not in (None, "", 0)}
 
 
 def command_from_message(text: str) -> str:

@@ -13,6 +13,9 @@ from bot.core.records import JobThread
 from bot.core.replies import Reply
 from bot.errors import UsageError
 
+# The console's address for watches: what would be posted there is printed in the terminal.
+TERMINAL = "terminal"
+
 
 @dataclass(frozen=True)
 class ThreadPost:

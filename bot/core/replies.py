@@ -174,6 +174,8 @@ class SubmitFormReply(_Reply):
     cluster: str
     partitions: list[str]
     default_partition: str | None = None
+    initial: dict[str, str] = {}  # form field -> the value the caller's defaults give it
+    templates: list[str] = []
     ephemeral: bool = True
 
 

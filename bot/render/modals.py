@@ -57,9 +57,58 @@ def _partition(reply: r.SubmitFormReply) -> Block:
     return _input("partition", "Partition", select, optional=False)
 
 
+def _template(reply: r.SubmitFormReply) -> Block:
+    options = [{"text": _text(t[:75]), "value": t} for t in reply.templates[:100]]
+    select: Block = {"type": "static_select", "options": options}
+    chosen = reply.initial.get("template")
+    initial = next((o for o in options if o["value"] == chosen), None)
+    if initial is not None:
+        select["initial_option"] = initial
+    return _input("template", "Template", select, hint="`/srunx templates` describes each")
+
+
 def submit_view(reply: r.SubmitFormReply, channel: str | None, initial_command: str = "") -> Block:
-    """The modal for `views.open`; `channel` is where the job's card will go (None: DM)."""
+    """The modal for `views.open`; `channel` is where the job's card will go (None: DM).
+    Fields start at the caller's effective defaults; a field left blank gets them too."""
     meta = json.dumps({"channel": channel, "cluster": reply.cluster})
+    given = reply.initial
+    gpus: Block = {"type": "number_input", "is_decimal_allowed": False, "min_value": "0"}
+    if "gpus_per_node" in given:
+        gpus["initial_value"] = given["gpus_per_node"]
+    blocks = [
+        context(
+            f"Runs on *{escape(reply.cluster)}* as your own cluster account. "
+            "Filled in from your defaults (`/srunx defaults`)."
+        ),
+        _partition(reply),
+        _input("gpus_per_node", "GPUs per node", gpus),
+        _input(
+            "time",
+            "Time limit",
+            _plain("2:00:00", initial=given.get("time", "")),
+            hint="minutes, HH:MM:SS or D-HH",
+        ),
+        _input("memory", "Memory per node", _plain("16G", initial=given.get("memory", ""))),
+        _input("name", "Job name", _plain("job")),
+        _input(
+            "command",
+            "Command",
+            _plain("python train.py --epochs 10", initial=initial_command, multiline=True),
+            optional=False,
+            hint="runs inside the job, as after `--` in /srunx submit",
+        ),
+        _input("conda", "Conda environment", _plain("ml", initial=given.get("conda", ""))),
+        _input("venv", "Virtualenv", _plain("~/venvs/ml", initial=given.get("venv", ""))),
+        _input(
+            "container",
+            "Container image",
+            _plain("nvcr.io/nvidia/pytorch:24.01-py3", initial=given.get("container", "")),
+            hint="fill at most one of conda, virtualenv and container",
+        ),
+        _input("env", "Environment variables", _plain("KEY=VALUE, one per line", multiline=True)),
+    ]
+    if reply.templates:
+        blocks.append(_template(reply))
     return {
         "type": "modal",
         "callback_id": CALLBACK,
@@ -67,26 +116,7 @@ def submit_view(reply: r.SubmitFormReply, channel: str | None, initial_command: 
         "title": _text("Submit a Slurm job"),
         "submit": _text("Submit"),
         "close": _text("Cancel"),
-        "blocks": [
-            context(f"Runs on *{escape(reply.cluster)}* as your own cluster account."),
-            _partition(reply),
-            _input(
-                "gpus_per_node",
-                "GPUs per node",
-                {"type": "number_input", "is_decimal_allowed": False, "min_value": "0"},
-            ),
-            _input("time", "Time limit", _plain("2:00:00"), hint="minutes, HH:MM:SS or D-HH"),
-            _input("memory", "Memory per node", _plain("16G")),
-            _input("name", "Job name", _plain("job")),
-            _input(
-                "command",
-                "Command",
-                _plain("python train.py --epochs 10", initial=initial_command, multiline=True),
-                optional=False,
-                hint="runs inside the job, as after `--` in /srunx submit",
-            ),
-            _input("env", "Environment", _plain("KEY=VALUE, one per line", multiline=True)),
-        ],
+        "blocks": blocks,
     }
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from bot.console.follow import Follower
-from bot.console.outbox import TERMINAL, TerminalOutbox, plain
+from bot.console.outbox import TerminalOutbox, plain
 from bot.console.repl import run_one
+from bot.core.ports import TERMINAL
 from bot.core.replies import ErrorReply
 from bot.runtime import Runtime
 from labkit import ALICE

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.forms import FormErrors, SubmitFields, command_from_message, submit_command
+from bot.core.forms import (
+    FormErrors,
+    SubmitFields,
+    command_from_message,
+    initial_fields,
+    submit_command,
+)
 from bot.core.grammar import parse
+from bot.core.models import ContainerResource, Job, JobEnvironment, JobResource
 
 
 def test_a_form_gives_the_same_job_as_the_command_line() -> None:
@@ -24,6 +31,37 @@ def test_a_form_gives_the_same_job_as_the_command_line() -> None:
         "--env 'B=x y' --env C= --cluster jump -- python train.py --lr 0.1 && echo 'done; really'"
     )
     assert submit_command(form) == parse(text)
+
+
+def test_environment_and_template_fields_are_the_submit_flags() -> None:
+    form = SubmitFields(conda="ml", template="advanced", command="python a.py")
+    assert submit_command(form) == parse("submit --conda ml --template advanced -- python a.py")
+    form = SubmitFields(container="nvcr.io/x:1", command="true")
+    assert submit_command(form).job.environment.container == ContainerResource(image="nvcr.io/x:1")
+
+
+def test_two_environments_are_refused_on_the_extra_fields() -> None:
+    with pytest.raises(FormErrors) as err:
+        submit_command(SubmitFields(conda="ml", venv="~/v", container="img", command="true"))
+    assert set(err.value.errors) == {"venv", "container"}
+    assert "choose one of conda, venv, container" in err.value.errors["venv"]
+
+
+def test_initial_fields_are_what_the_defaults_filled_in() -> None:
+    job = Job(
+        command="true",
+        template="base",
+        resources=JobResource(partition="cpu", gpus_per_node=2, time_limit="4:00:00"),
+        environment=JobEnvironment(venv="~/v"),
+    )
+    assert initial_fields(job) == {
+        "partition": "cpu",
+        "gpus_per_node": "2",
+        "time": "4:00:00",
+        "venv": "~/v",
+        "template": "base",
+    }
+    assert initial_fields(Job(command="true")) == {"template": "advanced"}
 
 
 def test_empty_optional_fields_take_the_defaults() -> None:

@@ -9,7 +9,12 @@ from bot.core.forms import SubmitFields
 from bot.render.modals import CALLBACK, notice_view, open_failed, submit_view
 from slack_standin import MAX_VIEW_BLOCKS, check_blocks
 
-FORM = r.SubmitFormReply(cluster="lab", partitions=["cpu", "gpu"], default_partition="gpu")
+FORM = r.SubmitFormReply(
+    cluster="lab",
+    partitions=["cpu", "gpu"],
+    default_partition="gpu",
+    templates=["advanced", "base"],
+)
 
 
 def _block(view: dict[str, Any], block_id: str) -> dict[str, Any]:
@@ -42,7 +47,7 @@ def test_inputs_are_named_after_the_fields() -> None:
     assert {b["block_id"] for b in inputs} == set(SubmitFields.model_fields) - {"cluster"}
     assert all(b["element"]["action_id"] == b["block_id"] for b in inputs)
     optional = {b["block_id"] for b in inputs if b["optional"]}
-    assert optional == {"gpus_per_node", "time", "memory", "name", "env"}
+    assert optional == set(SubmitFields.model_fields) - {"cluster", "partition", "command"}
     gpus = _block(submit_view(FORM, "C1"), "gpus_per_node")["element"]
     assert gpus["is_decimal_allowed"] is False and gpus["min_value"] == "0"
 
@@ -66,3 +71,22 @@ def test_open_failed_says_what_to_type_instead() -> None:
 def test_notice_view_escapes() -> None:
     view = notice_view("<!channel> not mapped")
     assert "&lt;!channel&gt;" in view["blocks"][0]["text"]["text"]
+
+
+def test_fields_start_at_the_callers_defaults() -> None:
+    initial = {"partition": "cpu", "gpus_per_node": "2", "time": "4:00:00", "memory": "8G"}
+    initial |= {"conda": "ml", "template": "advanced"}
+    view = submit_view(FORM.model_copy(update={"initial": initial}), "C1")
+    assert _block(view, "gpus_per_node")["element"]["initial_value"] == "2"
+    assert _block(view, "time")["element"]["initial_value"] == "4:00:00"
+    assert _block(view, "memory")["element"]["initial_value"] == "8G"
+    assert _block(view, "conda")["element"]["initial_value"] == "ml"
+    assert "initial_value" not in _block(view, "venv")["element"]
+    assert _block(view, "template")["element"]["initial_option"]["value"] == "advanced"
+    assert not check_blocks(view["blocks"], limit=MAX_VIEW_BLOCKS)
+
+
+def test_the_template_select_lists_every_template() -> None:
+    select = _block(submit_view(FORM, "C1"), "template")["element"]
+    assert [o["value"] for o in select["options"]] == ["advanced", "base"]
+    assert "initial_option" not in select

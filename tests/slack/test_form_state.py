@@ -7,7 +7,9 @@ from bot.core.forms import FormErrors, SubmitFields
 from bot.render.modals import submit_view
 from bot.slack.form_state import errors_for, fields_from_state, metadata
 
-FORM = r.SubmitFormReply(cluster="lab", partitions=["cpu", "gpu"], default_partition="gpu")
+FORM = r.SubmitFormReply(
+    cluster="lab", partitions=["cpu", "gpu"], default_partition="gpu", templates=["base"]
+)
 
 
 def test_private_metadata_round_trips() -> None:

@@ -47,6 +47,33 @@ async def test_slash_submit_alone_opens_the_form_with_the_clusters_partitions(
     assert not http_bot.standin.violations
 
 
+async def test_the_form_opens_at_the_users_defaults_and_blank_fields_get_them(
+    http_bot: HttpBot,
+) -> None:
+    await http_bot.rt.dispatch.handle(ALICE, "defaults set -p cpu -t 7 --env FROM_DEFAULTS=yes")
+    await http_bot.command("submit", ALICE, trigger="trig-defaults")
+    [opened] = await http_bot.standin.wait_for("views.open", timeout=30)
+    blocks = {b.get("block_id"): b for b in opened_view(opened)["blocks"]}
+    assert blocks["partition"]["element"]["initial_option"]["value"] == "cpu"
+    assert blocks["time"]["element"]["initial_value"] == "7"
+    assert blocks["template"]["element"]["initial_option"]["value"] == "advanced"
+    tag = f"form{secrets.token_hex(3)}"
+    submission = form_submission(
+        ALICE, "C1", name=tag, command="echo got $FROM_DEFAULTS on $SLURM_JOB_PARTITION"
+    )
+    assert await _interaction(http_bot, submission) == (200, "")
+    await http_bot.standin.wait_for("chat.postMessage", timeout=30)
+    [job_id] = await _jobs_named(http_bot, tag)
+    _, client = http_bot.rt.clusters.client(ALICE, "lab")
+    await wait_state(client, job_id, {JobState.COMPLETED})
+    tail = await eventually(
+        lambda: http_bot.rt.dispatch.handle(ALICE, f"tail {job_id}"),
+        lambda t: isinstance(t, r.TailReply) and "got yes on cpu" in t.text,
+        timeout=20,
+    )
+    assert isinstance(tail, r.TailReply)
+
+
 async def test_slash_submit_says_what_to_type_when_the_form_cannot_open(
     http_bot: HttpBot,
 ) -> None:

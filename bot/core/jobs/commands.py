@@ -12,6 +12,7 @@ from bot.core import replies as r
 from bot.core.access import Access
 from bot.core.clusters import Clusters
 from bot.core.defaults import JobDefaults
+from bot.core.forms import initial_fields
 from bot.core.models import Job, JobResource, JobState
 from bot.core.script import ScriptRenderer
 from bot.core.slurm.client import SlurmClient, sbatch_argv
@@ -59,11 +60,7 @@ class Jobs:
                     partitions = await client.partitions()
                 except BotError:
                     partitions = []  # the form then asks for the partition as text
-                return r.SubmitFormReply(
-                    cluster=cluster.name,
-                    partitions=partitions,
-                    default_partition=cluster.default_partition,
-                )
+                return self._form(user_id, cluster, partitions)
             case c.Submit():
                 if self.defaults is not None:  # the fields with no flag, from the defaults
                     filled, _ = self.defaults.resolve(user_id, cluster, cmd.job, cmd.given)
@@ -105,6 +102,21 @@ class Jobs:
                     cluster=cluster.name, account=account, since=cmd.since_text, records=records
                 )
 
+    def _form(
+        self, user_id: str, cluster: ClusterConfig, partitions: list[str]
+    ) -> r.SubmitFormReply:
+        job = Job(command="true")
+        if self.defaults is not None:
+            job, _ = self.defaults.resolve(user_id, cluster, job, frozenset())
+        initial = initial_fields(job)
+        return r.SubmitFormReply(
+            cluster=cluster.name,
+            partitions=partitions,
+            default_partition=initial.get("partition", cluster.default_partition),
+            initial=initial,
+            templates=self.renderer.names,
+        )
+
     async def _submit(
         self, cluster: ClusterConfig, client: SlurmClient, account: str, cmd: c.Submit
     ) -> r.Reply:
@@ -145,7 +157,15 @@ class Jobs:
             what = f"script {cmd.attached} (attached)"
         else:
             what = "script (fenced block)"
-        job = Job(name=name, command=what, resources=JobResource(partition=cmd.partition))
+        partition, nodes = cmd.partition, 1
+        if partition is None:  # the script's own #SBATCH lines chose: ask Slurm what they say
+            try:
+                info = await client.job(job_id)
+                partition, nodes = info.partition or None, info.nodes or 1
+            except BotError:
+                pass  # the card then says "partition as the script sets it"
+        resources = JobResource(partition=partition, nodes=nodes)
+        job = Job(name=name, command=what, resources=resources)
         return _submitted(cluster, account, job_id, job, cmd.notify_channel)
 
 

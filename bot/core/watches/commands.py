@@ -8,6 +8,7 @@ from bot.core import replies as r
 from bot.core.access import Access
 from bot.core.clusters import Clusters
 from bot.core.models import JobInfo, JobState
+from bot.core.ports import TERMINAL
 from bot.core.records import JobThread, Watch
 from bot.core.replies import where
 from bot.core.watches.gpus import GpuWatcher
@@ -72,7 +73,8 @@ class WatchCommands:
                 job_id=job_id,
             )
         )
-        return f"watching job {job_id} on {cluster} (watch {watch.id}): changes go to its thread"
+        lands = "printed here" if channel == TERMINAL else "posted in its thread"
+        return f"watching job {job_id} on {cluster} (watch {watch.id}): each change is {lands}"
 
     async def watch_mine(self, user_id: str, cluster: str, channel: str) -> str:
         _, client = self.clusters.client(user_id, cluster)
@@ -99,9 +101,10 @@ class WatchCommands:
                 baseline=ended,
             )
         )
-        return (
-            f"watching all jobs of {account} on {cluster}, new ones too (watch {watch.id}): "
-            "each gets its own thread here"
+        return f"watching all jobs of {account} on {cluster}, new ones too (watch {watch.id}): " + (
+            "their changes are printed here"
+            if channel == TERMINAL
+            else "each gets its own thread here"
         )
 
     async def _move_mine(self, watch: Watch, channel: str) -> str:

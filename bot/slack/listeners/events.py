@@ -17,11 +17,13 @@ from bot.slack.incoming import command_text
 
 
 async def _attachment(
-    event: dict[str, Any], text: str, client: AsyncWebClient
+    event: dict[str, Any], text: str, client: AsyncWebClient, admitted: bool
 ) -> AttachedScript | ErrorReply | None:
-    """The script file attached to a `submit` (other commands ignore attachments)."""
+    """The script file attached to a `submit` (other commands ignore attachments). Not
+    fetched for a user the bot refuses (`admitted` False): their refusal comes from the
+    command itself."""
     files = event.get("files")
-    if not files or not isinstance(files, list) or not wants_script(text):
+    if not admitted or not files or not isinstance(files, list) or not wants_script(text):
         return None
     try:
         return await attached_script(files, client)
@@ -41,7 +43,7 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
         channel, user = event["channel"], event.get("user", "")
         text = command_text(event.get("text", ""), strip_mention=True)
         cmd = await ctx.in_thread(text, channel, event.get("thread_ts"))
-        attached = await _attachment(event, text, client)
+        attached = await _attachment(event, text, client, ctx.dispatch.admits(user, channel))
         reply: Reply
         if not isinstance(cmd, str):
             reply = cmd
@@ -66,7 +68,8 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
             return
         text = command_text(event.get("text", ""), strip_mention=True)
         user = event.get("user", "")
-        attached = await _attachment(event, text, client)
+        admitted = ctx.dispatch.admits(user, event["channel"], dm=True)
+        attached = await _attachment(event, text, client, admitted)
         reply = (
             attached
             if isinstance(attached, ErrorReply)

@@ -81,3 +81,18 @@ async def test_the_form_asks_for_the_partition_as_text_when_sinfo_fails(bot: Off
     bot.slurm["alice"].answers["sinfo"] = CTLD_DOWN
     form = await bot.rt.jobs.run(ALICE, c.SubmitForm())
     assert isinstance(form, r.SubmitFormReply) and form.partitions == []
+
+
+async def test_the_form_starts_at_the_callers_defaults(bot: OfflineBot) -> None:
+    bot.slurm["alice"].answers["sinfo"] = sinfo("idle")
+    text = "defaults set -p cpu --conda ml -t 4:00:00"
+    assert isinstance(await bot.rt.dispatch.run(ALICE, parse(text), text=text), r.Done)
+    form = await bot.rt.jobs.run(ALICE, c.SubmitForm())
+    assert isinstance(form, r.SubmitFormReply)
+    assert form.default_partition == "cpu" and "base" in form.templates
+    assert form.initial == {
+        "partition": "cpu",
+        "time": "4:00:00",
+        "conda": "ml",
+        "template": "advanced",
+    }

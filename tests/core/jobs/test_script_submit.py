@@ -14,7 +14,7 @@ from bot.core.grammar import parse
 from bot.errors import UsageError
 from bot.render.text import render_text
 from labkit import ALICE
-from scripted import OfflineBot, sinfo
+from scripted import OfflineBot, queued, sinfo
 
 SCRIPT = "#!/bin/bash\n#SBATCH -p cpu\n#SBATCH -t 5\necho epochs={{ epochs }} '{{ note }}'\n"
 
@@ -27,6 +27,8 @@ async def bot(tmp_path: Path) -> AsyncIterator[OfflineBot]:
         "head": (0, SCRIPT, ""),
         "sh": (0, SCRIPT, ""),
         "sbatch": (0, "4121\n", ""),
+        # Slurm's view of the job just submitted: the partition its own #SBATCH line chose
+        "squeue": queued("4121", "cpu", nodes=2),
     }
     yield b
     await b.rt.close()
@@ -86,4 +88,6 @@ async def test_a_fenced_block_is_the_script(bot: OfflineBot) -> None:
     reply = await bot.rt.jobs.run(ALICE, _cmd(text))
     assert isinstance(reply, r.Submitted) and reply.job.name == "script"
     assert bot.slurm["alice"].count("head") == bot.slurm["alice"].count("sh") == 0
-    assert bot.slurm["alice"].calls[-1] == ("sbatch", "--parsable", "--time=10")
+    assert ("sbatch", "--parsable", "--time=10") in bot.slurm["alice"].calls
+    # no -p given: the card names the partition Slurm took from the script
+    assert (reply.job.resources.partition, reply.job.resources.nodes) == ("cpu", 2)

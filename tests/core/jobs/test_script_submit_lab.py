@@ -12,6 +12,7 @@ import pytest
 
 from bot.core import replies as r
 from bot.core.models import JobState
+from bot.render.text import render_text
 from bot.runtime import Runtime
 from labkit import ALICE, Lab, eventually, wait_state
 
@@ -67,6 +68,7 @@ async def test_a_script_runs_with_its_vars_and_its_own_partition(rt: Runtime, sc
         ALICE, f"submit --script ~/{script} --var epochs=3 --var note=hi"
     )
     assert isinstance(sub, r.Submitted), sub
+    assert "partition cpu" in render_text(sub)  # announced as Slurm took it, not "default"
     _, client = rt.clusters.client(ALICE, None)
     await wait_state(client, sub.job_id, {JobState.COMPLETED})
     assert await _partition(rt, sub.job_id) == "cpu"  # its `#SBATCH -p cpu` stood
