@@ -11,6 +11,10 @@ start-up <= 2 s, RSS <= +25 MB (the state loaded; also shown: holding every open
 watch as models, what bench/memory.py measures, most of it the models themselves).
 The old single-file store is gone; its figures, measured on this machine before it went
 (`BEFORE`), are printed beside the new ones.
+Workflow runs (FlowStore), at 100 / 1k active runs of 10 jobs among 10x as many finished ones
+(ended over the 14 days kept, 50 users): p50/p99 of a poll tick's read of the cluster's active
+runs (parsed), of one durable save of an active run, and of one user's `flows` (their active
+and finished runs), each beside the same with the active runs alone.
 Usage: uv run python bench/store_scale.py [--samples 1000]
 """
 
@@ -29,6 +33,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from bot.core.flowruns import FlowCell, FlowRun, FlowStep
+from bot.core.flows.store import FlowStore
+from bot.core.models import JobState
 from bot.core.records import JobThread
 from bot.core.watches.store import WatchStore
 from bot.store.backend import Doc
@@ -37,6 +44,9 @@ from bot.store.state import THREADS, open_state
 SCALES = [(1_000, 1_000), (10_000, 10_000), (100_000, 10_000)]  # recorded, live
 N_WATCHES = 10_000
 TICK = 100  # transitions in one poll tick; a tenth of them final
+FLOW_SCALES = [(100, 1_000), (1_000, 10_000)]  # active runs, finished runs
+FLOW_JOBS = 10
+FLOW_USERS = 50
 GOALS = {"lookup": 2.0, "transition": 20.0, "tick": 200.0, "start-up": 2000.0, "RSS": 25.0}
 # The old store (one TinyDB file re-read by every query, bot/core/store.py until issue 11),
 # measured here with this bench's stage-1 version: p50 / p99 in ms; a tick estimated as one
@@ -92,6 +102,46 @@ def watch(i: int) -> Doc:
         "below_since": None,
         "fired": 0,
     }
+
+
+def flow_run(i: int, now: float, done: bool) -> FlowRun:
+    """A run of FLOW_JOBS jobs as the bot stores it: each with its rendered script, submitted;
+    a finished one ended over the last 14 days."""
+    steps = [
+        FlowStep(
+            name=f"step{j}",
+            slurm_name=f"run{i}.step{j}",
+            script=(
+                f"#!/bin/bash\n#SBATCH --job-name=run{i}.step{j}\n#SBATCH --nodes=1\n"
+                "#SBATCH --ntasks-per-node=1\n#SBATCH --cpus-per-task=4\n#SBATCH --partition=gpu\n"
+                "#SBATCH --gpus-per-node=1\n#SBATCH --time=4:00:00\n: srunx-bot job script: "
+                'directives end here\neval "$(conda shell.bash hook)" && conda activate ml\n'
+                f"python train.py --stage {j} --out /scratch/run{i}\n"
+            ),
+            job_id=str(500000 + i * FLOW_JOBS + j),
+            job_ids=[str(500000 + i * FLOW_JOBS + j)],
+            state=JobState.COMPLETED if done or j < 3 else JobState.PENDING,
+            elapsed="00:12:34" if done or j < 3 else "",
+        )
+        for j in range(FLOW_JOBS)
+    ]
+    ended = now - (i % (14 * 24)) * 3600 - 60 if done else None
+    return FlowRun(
+        id=f"f{i:012x}",
+        name=f"pipeline{i}",
+        cluster="lab",
+        user_id=f"U{i % FLOW_USERS:05d}",
+        account=f"user{i % FLOW_USERS}",
+        channel=f"C{i % 20}",
+        source="~/pipelines/train.yaml",
+        parent_ts=f"17100.{i}",
+        created=(ended or now) - 3600,
+        ended=ended,
+        cells=[FlowCell(steps=steps, phase="submitted")],
+        seq=3,
+        active=not done,
+        outcome="completed" if done else "",
+    )
 
 
 def pct(ms: list[float], q: float) -> float:
@@ -195,6 +245,60 @@ async def measure(recorded: int, live: int, samples: int, where: Path) -> dict[s
     return out | load_in_subprocess(where) | {"size": size_mb(where)}
 
 
+async def fill_flows(where: Path, runs: range, now: float, done: bool) -> None:
+    state = open_state(where)
+    async with state.batch():  # filled as one write
+        store = FlowStore(state)
+        for i in runs:
+            await store.save(flow_run(i, now, done))
+    await state.close()
+
+
+async def probe_flows(where: Path, samples: int) -> dict[str, Any]:
+    """The reads and a save, on the state as a restarted bot finds it."""
+    store, rng = FlowStore(open_state(where)), random.Random(2)
+    runs = await store.active("lab")
+
+    async def save() -> None:
+        run = rng.choice(runs)
+        await store.save(run.model_copy(update={"seq": run.seq + 1}))
+
+    async def listing() -> None:
+        assert await store.of_user(f"U{rng.randrange(FLOW_USERS):05d}")
+
+    out = {
+        "active": await timed(lambda: store.active("lab"), max(samples // 50, 10)),
+        "save": await timed(save, max(samples // 10, 20)),
+        "of_user": await timed(listing, max(samples // 100, 10)),
+        "size": size_mb(where),
+    }
+    await store.state.close()
+    return out
+
+
+async def measure_flows(active: int, finished: int, samples: int, where: Path) -> dict[str, Any]:
+    """The active runs alone first, then among the finished ones: what these cost them."""
+    now = time.time()
+    await fill_flows(where, range(active), now, done=False)
+    alone = await probe_flows(where, samples)
+    await fill_flows(where, range(active, active + finished), now, done=True)
+    return await probe_flows(where, samples) | {"alone": alone}
+
+
+def show_flows(figures: dict[str, Any]) -> None:
+    def ms(key: str) -> str:
+        v, alone = figures[key], figures["alone"][key]
+        return (
+            f"p50 {pct(v, 0.5):7.2f} p99 {pct(v, 0.99):7.2f} ms   (no finished runs: "
+            f"{pct(alone, 0.5):.2f} / {pct(alone, 0.99):.2f})"
+        )
+
+    print(f"    active     {ms('active')}  a tick's read")
+    print(f"    save       {ms('save')}  one active run")
+    print(f"    of_user    {ms('of_user')}  a user's `flows`")
+    print(f"    files {figures['size']:.1f} MB (no finished runs: {figures['alone']['size']:.1f})")
+
+
 def show(figures: dict[str, Any], before: dict[str, Any]) -> None:
     def ms(key: str) -> str:
         v, (b50, b99) = figures[key], before[key]
@@ -224,6 +328,15 @@ async def main(samples: int) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             figures = await measure(recorded, live, samples, Path(tmp) / "state")
         show(figures, BEFORE[recorded])
+    for active, finished in FLOW_SCALES:
+        mine = (active + finished) // FLOW_USERS
+        print(
+            f"{active:,} workflow runs active ({FLOW_JOBS} jobs each), {finished:,} finished, "
+            f"{mine} a user"
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            flows = await measure_flows(active, finished, samples, Path(tmp) / "state")
+        show_flows(flows)
     got = {
         "lookup": pct(figures["lookup"], 0.99),
         "transition": pct(figures["transition"], 0.99),

@@ -19,6 +19,9 @@ from bot.core.audit import AuditLog
 from bot.core.clusters import Clusters
 from bot.core.defaults import JobDefaults
 from bot.core.dispatch import Dispatch
+from bot.core.flows.commands import Flows
+from bot.core.flows.monitor import FlowMonitor
+from bot.core.flows.store import FlowStore
 from bot.core.home import Home
 from bot.core.jobs.commands import Jobs
 from bot.core.ports import TERMINAL, Nowhere, Outbox
@@ -81,6 +84,17 @@ class Runtime:
             self.access, self.clusters, report_store, outbox, config.reports
         )
         templates = Templates(self.access, renderer, config_file=config_file, state_dir=state_dir())
+        self.runs = FlowStore(state)
+        self.flow_monitor = FlowMonitor(self.clusters, self.runs, outbox)
+        self.flows = Flows(
+            self.access,
+            self.clusters,
+            renderer,
+            self.defaults,
+            self.runs,
+            self.flow_monitor,
+            outbox,
+        )
         self.dispatch = Dispatch(
             config,
             self.access,
@@ -90,6 +104,7 @@ class Runtime:
             self.reports,
             templates,
             self.defaults,
+            self.flows,
             audit,
         )
 
@@ -122,8 +137,9 @@ class Runtime:
 
     @property
     def ticks(self) -> list[Tick]:
-        """One poll of a cluster, in order: job threads and watches, then GPU watches."""
-        return [self.monitor.tick, self.gpus.tick]
+        """One poll of a cluster, in order: job threads and watches, workflow runs, then GPU
+        watches."""
+        return [self.monitor.tick, self.flow_monitor.tick, self.gpus.tick]
 
     async def start_polling(self) -> AsyncIOScheduler:
         """The poll schedule (one job per cluster running `ticks`) and every scheduled

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from bot.config import Config, parse_config
 from bot.core import replies as r
+from bot.core.flowruns import Dep, FlowCell, FlowRun, FlowStep
 from bot.core.models import JobInfo, JobState
 from bot.core.ports import ThreadPost
 from bot.core.records import JobThread
@@ -143,13 +144,18 @@ class Posts:
 
 @dataclass
 class Recorder(Posts):
-    """An Outbox (bot/core/ports.py) that records what a monitor posts, Slack-free. Its
-    threads cannot be read back: an in-flight transition goes out again after a restart."""
+    """An Outbox (bot/core/ports.py) that records what a monitor or a workflow run posts,
+    Slack-free. Its threads cannot be read back: an in-flight transition goes out again after
+    a restart."""
 
     cards: list[tuple[str, str]] = field(default_factory=list)  # (channel, job_id)
     updates: list[tuple[str, JobState]] = field(default_factory=list)
     replies: list[tuple[str, str]] = field(default_factory=list)  # (job_id, text)
     notices: list[tuple[str, str]] = field(default_factory=list)  # (channel, text)
+    runs: list[FlowRun] = field(default_factory=list)  # workflow runs' parent messages
+    run_updates: list[str] = field(default_factory=list)  # run ids, one per update
+    run_posts: list[tuple[str, str]] = field(default_factory=list)  # (run_id, text)
+    shown: dict[str, FlowRun] = field(default_factory=dict)  # run id -> as last posted
 
     async def post_card(
         self, channel: str, thread_ts: str | None, cluster: str, job: JobInfo
@@ -174,12 +180,66 @@ class Recorder(Posts):
         self._gate("post_notice")
         self.notices.append((channel, text))
 
+    async def post_run(self, run: FlowRun) -> str:
+        self._gate("post_run")
+        self.runs.append(run)
+        self.shown[run.id] = run
+        return f"ts-run-{len(self.runs)}"
+
+    async def update_run(self, run: FlowRun) -> None:
+        self._gate("update_run")
+        self.run_updates.append(run.id)
+        self.shown[run.id] = run
+
+    async def post_in_run(self, run: FlowRun, post: ThreadPost) -> None:
+        self._gate("post_in_run")
+        if post.before_send is not None:
+            await post.before_send()
+        self.run_posts.append((run.id, post.text))
+
+    async def posted_in_run(self, run: FlowRun, seq: int) -> bool:
+        return False
+
     def texts(self, job_id: str) -> list[str]:
         return [t for j, t in self.replies if j == job_id]
 
+    def run_texts(self, run_id: str) -> list[str]:
+        return [t for i, t in self.run_posts if i == run_id]
+
     @property
     def posts(self) -> int:
-        return len(self.replies) + len(self.notices)
+        """Thread posts (jobs' and runs') and notices."""
+        return len(self.replies) + len(self.run_posts) + len(self.notices)
+
+
+def flow_step(name: str, *after: str, **fields: Any) -> FlowStep:
+    """A job of a workflow run, `afterok` on each of `after` (pass `deps=` for other kinds)."""
+    deps = [Dep(on=parent) for parent in after]
+    return FlowStep.model_validate(
+        {
+            "name": name,
+            "slurm_name": f"diamond.{name}",
+            "script": f"#!/bin/bash\necho {name}\n",
+            "deps": deps,
+            **fields,
+        }
+    )
+
+
+def flow_run(*cells: list[FlowStep], **fields: Any) -> FlowRun:
+    """Alice's run in C1, one cell per list of steps (more than one: a sweep)."""
+    return FlowRun.model_validate(
+        {
+            "name": "diamond",
+            "cluster": "lab",
+            "user_id": ALICE,
+            "account": "alice",
+            "channel": "C1",
+            "source": "attached diamond.yaml",
+            "cells": [FlowCell(index=i, steps=steps) for i, steps in enumerate(cells)],
+            **fields,
+        }
+    )
 
 
 async def eventually(

@@ -14,7 +14,7 @@ import pytest
 BOT = Path(__file__).resolve().parent.parent / "bot"
 # Features are rooms of their own; the Home reads the others' stores, dispatch and the poll
 # schedule route to them.
-ROOMS = ("bot.core.jobs", "bot.core.watches", "bot.core.reports")
+ROOMS = ("bot.core.jobs", "bot.core.watches", "bot.core.reports", "bot.core.flows")
 FEATURES = (*ROOMS, "bot.core.home", "bot.core.dispatch", "bot.core.poll")
 ABOVE_CORE = ("bot.cli", "bot.runtime", "bot.slack", "bot.console", "bot.render")
 # importer prefix -> what it must not import

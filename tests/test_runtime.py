@@ -50,8 +50,9 @@ async def test_every_feature_shares_the_same_parts(tmp_path: Path) -> None:
         assert rt.outbox is out
         assert rt.home.watches is rt.threads and rt.home.clusters is rt.clusters
         assert rt.jobs.access is rt.access and rt.clusters.prefs is rt.prefs
-        # One poll of a cluster: job threads and watches first, then GPU watches.
-        assert rt.ticks == [rt.monitor.tick, rt.gpus.tick]
+        # One poll of a cluster: job threads and watches, workflow runs, GPU watches.
+        assert rt.ticks == [rt.monitor.tick, rt.flow_monitor.tick, rt.gpus.tick]
+        assert rt.flows.store is rt.runs and rt.flow_monitor.store is rt.runs
     finally:
         await rt.close()
 

@@ -1,6 +1,6 @@
-"""The console's outbox: what a job's thread, a GPU alert or a notice would post in Slack,
-printed in the terminal as plain text. The watches run the same feature code as in Slack
-(bot/core/watches); only where their messages land differs."""
+"""The console's outbox: what a job's thread, a workflow run, a GPU alert or a notice would
+post in Slack, printed in the terminal as plain text. The watches and runs go through the same
+feature code as in Slack; only where their messages land differs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 
 from bot.core import replies as r
+from bot.core.flowruns import FlowRun
 from bot.core.models import JobInfo
 from bot.core.ports import ThreadPost
 from bot.core.records import JobThread
@@ -60,3 +61,20 @@ class TerminalOutbox:
 
     async def post_notice(self, channel: str, text: str) -> None:
         self.write(text)
+
+    async def post_run(self, run: FlowRun) -> str:
+        self.write(render_text(r.FlowRunReply(run=run)))
+        return self._next_ts()
+
+    async def update_run(self, run: FlowRun) -> None:
+        """Nothing: each change of the table is printed as it is posted (post_in_run)."""
+
+    async def post_in_run(self, run: FlowRun, post: ThreadPost) -> None:
+        if post.before_send is not None:
+            await post.before_send()
+        # Every line prefixed: a run's posts interleave with other runs' and jobs' posts.
+        for line in plain(post.text).splitlines() or [""]:
+            self.write(f"{run.name}: {line}".rstrip())
+
+    async def posted_in_run(self, run: FlowRun, seq: int) -> bool:
+        return False  # as posted_in_thread

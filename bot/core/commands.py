@@ -187,6 +187,53 @@ class SubmitScript(_Cmd):
     notify_channel: bool = False
 
 
+class FlowSource(BaseModel):
+    """Where a workflow's YAML comes from: a path on the cluster (read as the caller), or the
+    text of an attached file or a fenced block; `label` says which, as shown to users."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    path: str | None = None
+    text: str | None = None
+    label: str
+
+
+class FlowOptions(_Cmd):
+    source: FlowSource
+    args: tuple[tuple[str, str], ...] = ()  # --arg K=V, over the YAML's `args`
+    sweep: tuple[tuple[str, tuple[str, ...]], ...] = ()  # --sweep K=a,b, over its `sweep`
+
+
+class FlowValidate(FlowOptions):
+    """`flow validate SRC`: the plan, nothing submitted."""
+
+    kind: Literal["flow_validate"] = "flow_validate"
+
+
+class FlowRunCommand(FlowOptions):
+    """`flow run SRC [--from JOB] [--to JOB] [--job JOB] [--dry-run]`."""
+
+    kind: Literal["flow_run"] = "flow_run"
+    start: str | None = None  # --from: this job and what depends on it
+    stop: str | None = None  # --to: this job and what it depends on
+    only: str | None = None  # --job: this job alone, no dependencies
+    dry_run: bool = False
+
+
+class ListFlows(_Cmd):
+    kind: Literal["flows"] = "flows"
+    all: bool = False
+
+
+class FlowStatus(_Cmd):
+    kind: Literal["flow_status"] = "flow_status"
+    run_id: str
+
+
+class FlowCancel(_Cmd):
+    kind: Literal["flow_cancel"] = "flow_cancel"
+    run_id: str
+
+
 Command = (
     Submit
     | SubmitScript
@@ -215,5 +262,10 @@ Command = (
     | SetDefaults
     | UnsetDefaults
     | SubmitForm
+    | FlowValidate
+    | FlowRunCommand
+    | ListFlows
+    | FlowStatus
+    | FlowCancel
     | Help
 )

@@ -18,6 +18,7 @@ from bot.core.access import Access, error_reply
 from bot.core.audit import AuditLog
 from bot.core.clusters import Clusters
 from bot.core.defaults import DEFAULTS_COMMANDS, JobDefaults
+from bot.core.flows.commands import FLOW_COMMANDS, Flows
 from bot.core.grammar import help_text, parse
 from bot.core.jobs.commands import JOB_COMMANDS, Jobs
 from bot.core.reports.scheduler import REPORT_COMMANDS, ReportScheduler
@@ -43,6 +44,7 @@ class Dispatch:
         reports: ReportScheduler,
         templates: Templates,
         defaults: JobDefaults,
+        flows: Flows,
         audit: AuditLog | None = None,
     ) -> None:
         self.config = config
@@ -53,6 +55,7 @@ class Dispatch:
         self.reports = reports
         self.audit = audit
         self.templates = templates
+        self.flows = flows
         self.defaults = defaults
 
     async def handle(
@@ -142,6 +145,11 @@ class Dispatch:
             if channel is None:
                 raise UsageError("watches post into Slack threads: use them in Slack (`bot serve`)")
             return await self.watches.run(user_id, cluster.name, cmd, channel)
+        if isinstance(cmd, FLOW_COMMANDS):
+            where = channel or self.follow_in
+            if where is None:
+                raise UsageError("workflow runs post into Slack threads: use them in Slack")
+            return await self.flows.run(user_id, cmd, where)
         if isinstance(cmd, JOB_COMMANDS):
             return await self.jobs.run(user_id, cmd)
         raise UsageError(f"`{cmd.kind}` is not available here")

@@ -129,6 +129,16 @@ def _var_pair(text: str) -> tuple[str, str]:
     return key, value
 
 
+def _flow_pair(flag: str, example: str) -> Callable[[str], tuple[str, str]]:
+    def pair(text: str) -> tuple[str, str]:
+        key, sep, value = text.partition("=")
+        if not sep or not _VAR_KEY_RE.fullmatch(key):
+            raise ValueError(f"invalid {flag} `{shown(text)}`: use KEY=VALUE, e.g. `{example}`")
+        return key, value
+
+    return pair
+
+
 def _lines(text: str) -> int:
     n = _positive(text)
     if n > MAX_TAIL_LINES:
@@ -146,6 +156,7 @@ MAX_CRONTAB = 100
 _CHANNEL_RE = re.compile(r"<#([CG][A-Z0-9]+)(?:\|[^>]*)?>|([CG][A-Z0-9]{2,})", re.ASCII)
 _WATCH_ID_RE = re.compile(rf"w(?:{ID_PATTERN})|[0-9]+(?:_[0-9]+)?", re.ASCII)
 _REPORT_ID_RE = re.compile(rf"r(?:{ID_PATTERN})", re.ASCII)
+_FLOW_ID_RE = re.compile(rf"f(?:{ID_PATTERN})", re.ASCII)
 
 
 def _include(text: str) -> tuple[str, ...]:
@@ -426,6 +437,28 @@ def _template_parser() -> _Parser:
     return p
 
 
+def _flow_parser() -> _Parser:
+    p = _new("flow")
+    p.add_argument("action", choices=["run", "validate", "status", "cancel"])
+    p.add_argument("target", nargs="?", metavar="SRC|RUN")
+    arg, sweep = _flow_pair("--arg", "--arg lr=0.1"), _flow_pair("--sweep", "--sweep lr=0.1,0.01")
+    p.add_argument("--arg", type=_typed(arg), action="append", default=[], metavar="K=V")
+    p.add_argument("--sweep", type=_typed(sweep), action="append", default=[], metavar="K=a,b")
+    p.add_argument("--from", dest="start", metavar="JOB")
+    p.add_argument("--to", dest="stop", metavar="JOB")
+    p.add_argument("--job", dest="only", metavar="JOB")
+    p.add_argument("--dry-run", action="store_true")
+    _cluster_arg(p)
+    return p
+
+
+def _flows_parser() -> _Parser:
+    p = _new("flows")
+    p.add_argument("--all", action="store_true")
+    _cluster_arg(p)
+    return p
+
+
 def _help_parser() -> _Parser:
     p = _new("help")
     p.add_argument("topic", nargs="?")
@@ -506,6 +539,15 @@ COMMANDS: dict[str, Spec] = {
     ),
     "templates": Spec("templates", "the job script templates, one line each", _templates_parser),
     "template": Spec("template show NAME", "a job script template's text", _template_parser),
+    "flow": Spec(
+        "flow validate SRC | flow run SRC [--arg K=V]... [--sweep K=a,b]... [--from JOB] "
+        "[--to JOB] [--job JOB] [--dry-run] [--cluster NAME] | flow status RUN | "
+        "flow cancel RUN  (SRC: a YAML path on the cluster, `-` with a ```fenced block```, "
+        "or an attached .yaml file)",
+        "check or run a workflow (YAML) on Slurm's own dependencies, one live thread per run",
+        _flow_parser,
+    ),
+    "flows": Spec("flows [--all]", "your workflow runs, newest first", _flows_parser),
     "help": Spec("help [COMMAND]", "this help, or one command's", _help_parser),
 }
 
@@ -585,6 +627,9 @@ def _nearest(word: str, choices: list[str]) -> str | None:
 
 
 def parse(text: str, attached: c.AttachedScript | None = None) -> c.Command:
+    first = text.split(maxsplit=1)[0].lower() if text.strip() else ""
+    if first == "flow":  # its YAML may be attached or in a fenced block
+        return _parse_flow(text, attached)
     if attached is not None:  # a script file attached to the message: only `submit` takes it
         return _parse_attached(text, attached)
     head, block = split_fence(text) if "```" in text else (text, None)
@@ -651,6 +696,8 @@ def parse(text: str, attached: c.AttachedScript | None = None) -> c.Command:
             return c.Unwatch(target=target, cluster=ns.cluster)
         case "clusters":
             return c.Clusters(cluster=ns.cluster)
+        case "flows":
+            return c.ListFlows(all=ns.all, cluster=ns.cluster)
         case _:
             topic = ns.topic.lower() if ns.topic else None
             if topic is not None and topic not in COMMANDS:
@@ -752,6 +799,59 @@ def _without_separator(words: Words) -> c.Command:
     flags = shlex.join(words.tokens[: at + 1])
     fixed = f"{flags} -- {words.raw_from(words.starts[at + 1]).strip()}"
     raise UsageError(f"`submit` needs `--` before the command: `{shown(fixed)}`")
+
+
+def _parse_flow(text: str, attached: c.AttachedScript | None) -> c.Command:
+    """`flow ...`: the YAML is a path on the cluster, a fenced block (`-`, or no SRC) or the
+    attached file."""
+    head, block = split_fence(text) if "```" in text else (text, None)
+    words = split_words(head)
+    if words.error:
+        raise UsageError(f"cannot read the command: {words.error}")
+    if words.command is not None:
+        raise UsageError(f"`flow` takes nothing after `--`; usage: `{COMMANDS['flow'].usage}`")
+    ns = COMMANDS["flow"].parser().parse_args(words.tokens[1:])
+    if ns.action in ("status", "cancel"):
+        if not ns.target or not _FLOW_ID_RE.fullmatch(ns.target.lower()):
+            raise UsageError(f"`flow {ns.action}` takes a run id (see `flows`), e.g. f1a2b3c4d5e6f")
+        if ns.action == "status":
+            return c.FlowStatus(run_id=ns.target.lower(), cluster=ns.cluster)
+        return c.FlowCancel(run_id=ns.target.lower(), cluster=ns.cluster)
+    source = _flow_source(ns.target, block, attached)
+    sweep = tuple((k, tuple(v.split(","))) for k, v in ns.sweep)
+    if any(not all(x.strip() for x in values) for _, values in sweep):
+        raise UsageError("`--sweep` takes values separated by commas, e.g. `--sweep lr=0.1,0.01`")
+    opts = {"source": source, "args": tuple(ns.arg), "sweep": sweep, "cluster": ns.cluster}
+    if ns.action == "validate":
+        if ns.start or ns.stop or ns.only or ns.dry_run:
+            raise UsageError("`--from`, `--to`, `--job` and `--dry-run` are for `flow run`")
+        return c.FlowValidate(**opts)
+    if ns.only and (ns.start or ns.stop):
+        raise UsageError("`--job` runs one job alone: give it without `--from`/`--to`")
+    return c.FlowRunCommand(start=ns.start, stop=ns.stop, only=ns.only, dry_run=ns.dry_run, **opts)
+
+
+def _flow_source(
+    target: str | None, block: str | None, attached: c.AttachedScript | None
+) -> c.FlowSource:
+    given = [s for s in (target not in (None, "-"), block is not None, attached is not None) if s]
+    if len(given) > 1:
+        raise UsageError("give the workflow once: a path, a ```fenced block``` or an attached file")
+    if attached is not None:
+        return c.FlowSource(text=attached.text, label=f"{attached.name} (attached)")
+    if block is not None:
+        if not block.strip():
+            raise UsageError("the fenced block is empty")
+        return c.FlowSource(text=block, label="fenced block")
+    if target in (None, "-"):
+        raise UsageError(
+            "which workflow? give a YAML path on the cluster (`flow run ~/pipelines/train.yaml`), "
+            "a ```fenced block```, or attach the .yaml file"
+        )
+    assert target is not None
+    if "\x00" in target or "\n" in target:
+        raise UsageError("the workflow path holds characters a path cannot have")
+    return c.FlowSource(path=target, label=target)
 
 
 def _parse_attached(text: str, attached: c.AttachedScript) -> c.Command:

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.core.flowruns import FlowRun
 from bot.core.models import JobInfo
 from bot.core.records import JobThread
 from bot.core.replies import Reply
@@ -58,7 +59,26 @@ class ThreadOutbox(Protocol):
     async def post_notice(self, channel: str, text: str) -> None: ...
 
 
-class Outbox(Poster, ThreadOutbox, Protocol):
+class FlowOutbox(Protocol):
+    """A workflow run's parent message (its table of jobs, updated in place) and its thread.
+    Posts carry the run's id and `seq` like a job thread's, for exactly-once after a crash."""
+
+    async def post_run(self, run: FlowRun) -> str:
+        """Post the run's parent message in `run.channel`; return its ts."""
+        ...
+
+    async def update_run(self, run: FlowRun) -> None: ...
+
+    async def post_in_run(self, run: FlowRun, post: ThreadPost) -> None:
+        """Reply in the run's thread (under `run.parent_ts`)."""
+        ...
+
+    async def posted_in_run(self, run: FlowRun, seq: int) -> bool:
+        """Whether post `seq` is in the run's thread; False when it cannot be read."""
+        ...
+
+
+class Outbox(Poster, ThreadOutbox, FlowOutbox, Protocol):
     """Everything a surface with channels delivers for the features."""
 
 
@@ -88,3 +108,15 @@ class Nowhere:
 
     async def post_notice(self, channel: str, text: str) -> None:
         raise self._refuse()
+
+    async def post_run(self, run: FlowRun) -> str:
+        raise self._refuse()
+
+    async def update_run(self, run: FlowRun) -> None:
+        raise self._refuse()
+
+    async def post_in_run(self, run: FlowRun, post: ThreadPost) -> None:
+        raise self._refuse()
+
+    async def posted_in_run(self, run: FlowRun, seq: int) -> bool:
+        return False

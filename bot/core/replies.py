@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.core.flowruns import FlowRun
 from bot.core.models import (
     HistoryRecord,
     Job,
@@ -245,6 +246,73 @@ class TemplateReply(_Reply):
     ephemeral: bool = True
 
 
+class FlowPlanStep(BaseModel):
+    """One job of a validated workflow, as `flow validate` lists it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    deps: list[str] = []  # "afterok:preprocess", ...
+    level: int = 0  # 0: starts at once; n: after a chain of n parents
+    resources: str = ""  # "partition gpu, 1 node, 2 GPUs/node, 4:00:00"
+    retry: int = 0
+    source: str = ""  # "command" or the script path
+
+
+class FlowScript(BaseModel):
+    """`flow run --dry-run`: one job's rendered script and its sbatch argv."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str  # the Slurm job name (RUN.JOB)
+    sbatch: tuple[str, ...]
+    script: str
+
+
+class FlowPlanReply(_Reply):
+    """`flow validate` (a plan) and `flow run --dry-run` (the plan and every script)."""
+
+    kind: Literal["flow_plan"] = "flow_plan"
+    name: str
+    cluster: str
+    steps: list[FlowPlanStep]
+    cells: list[dict[str, str]] = []  # a sweep's cells (their args); [] without a sweep
+    max_parallel: int = 1
+    scripts: list[FlowScript] = []  # dry run only
+    dry_run: bool = False
+    ephemeral: bool = True
+
+
+class FlowRunReply(_Reply):
+    """A run as its parent message shows it (`flow status`, the live message itself)."""
+
+    kind: Literal["flow_run"] = "flow_run"
+    run: FlowRun
+
+
+class FlowSummary(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    name: str
+    cluster: str
+    account: str
+    channel: str
+    created: float
+    jobs: int
+    tally: dict[str, int]  # state -> jobs in it ("PENDING", "RUNNING", "COMPLETED", ...)
+    outcome: str = ""  # "" while it runs; completed, failed, cancelled
+
+
+class FlowList(_Reply):
+    """`flows`: the caller's runs (admins: everyone's), newest first."""
+
+    kind: Literal["flows"] = "flows"
+    scope: str
+    runs: list[FlowSummary]
+    ephemeral: bool = True
+
+
 Reply = (
     ErrorReply
     | HelpReply
@@ -269,4 +337,7 @@ Reply = (
     | ReportsReply
     | SubmitFormReply
     | HomeReply
+    | FlowPlanReply
+    | FlowRunReply
+    | FlowList
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 
 from bot.core import replies as r
@@ -10,6 +11,7 @@ from bot.core.models import JobInfo, JobState
 from bot.core.records import Watch
 from bot.render.buttons import job_buttons
 from bot.render.card import job_fields, job_note, state_text
+from bot.render.flows import jobs_text, run_blocks, tally_text
 from bot.render.kit import (
     MAX_BLOCKS,
     SECTION_CHARS,
@@ -22,16 +24,24 @@ from bot.render.kit import (
 )
 from bot.render.mrkdwn import escape, with_mentions
 from bot.render.text import (
+    ORDER_HEAD,
     node_table,
     partition_line,
     place,
+    plan_head,
+    plan_table,
     queue_line,
     queue_rows,
     render_text,
+    run_order,
+    script_head,
+    sweep_lines,
     table,
 )
 
 FALLBACK_CHARS = 3000
+# What a message's blocks may take as JSON: Slack refuses a message much over 13,000.
+BLOCKS_JSON_BUDGET = 12_000
 
 STATE_EMOJI = {
     JobState.PENDING: ":hourglass_flowing_sand:",
@@ -72,6 +82,48 @@ def _job_blocks(title: str, cluster: str, job: JobInfo) -> list[Block]:
         blocks.append(context(escape(note)))
     if job.state != JobState.NOT_FOUND:
         blocks.append(job_buttons(cluster, job.job_id, running=not job.state.is_terminal))
+    return blocks
+
+
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]  # str.capitalize would lower a name's capitals
+
+
+def flow_line(f: r.FlowSummary) -> str:
+    return (
+        f"• `{escape(f.id)}` *{escape(f.name)}* on {escape(f.cluster)} ({escape(f.account)}): "
+        f"{jobs_text(f.jobs)}, {escape(tally_text(f.tally))} · {escape(f.outcome or 'running')} "
+        f"→ {escape(place(f.channel))}"
+    )
+
+
+def _plan_blocks(reply: r.FlowPlanReply) -> list[Block]:
+    """The plan, then (a dry run) as many scripts as fit; the console shows them all."""
+    emoji = ":test_tube:" if reply.dry_run else ":white_check_mark:"
+    blocks = [section(f"{emoji} {_upper_first(escape(plan_head(reply)))}")]
+    if reply.cells:
+        head, *cells = sweep_lines(reply)
+        blocks.append(context(escape(head + " " + "; ".join(c.strip() for c in cells))))
+    order = fit_lines(run_order(reply), SECTION_CHARS - len(ORDER_HEAD) - 10, "more levels")
+    blocks += [
+        code_block(plan_table(reply), what="more jobs"),
+        section(_upper_first(escape(ORDER_HEAD)) + "\n" + "\n".join(map(escape, order))),
+    ]
+    used = len(json.dumps(blocks))
+    for i, s in enumerate(reply.scripts):
+        pair = [section(escape(script_head(s))), code_block(s.script)]
+        cost = len(json.dumps(pair))
+        if used + cost > BLOCKS_JSON_BUDGET - 500 or len(blocks) + 3 > MAX_BLOCKS:
+            left = len(reply.scripts) - i
+            blocks.append(
+                context(
+                    f"… and {left} more scripts: `bot console -c 'flow run … --dry-run'` "
+                    "on a login node shows them all"
+                )
+            )
+            break
+        blocks += pair
+        used += cost
     return blocks
 
 
@@ -161,6 +213,18 @@ def _blocks(reply: r.Reply) -> list[Block]:
             return [code_block(render_text(reply))]
         case r.TemplateReply():
             return [section(f"Template `{escape(reply.name)}`"), code_block(reply.text)]
+        case r.FlowRunReply():
+            return run_blocks(reply.run)
+        case r.FlowPlanReply():
+            return _plan_blocks(reply)
+        case r.FlowList() if reply.runs:
+            lines = [flow_line(f) for f in reply.runs]
+            return [
+                section(escape(f"workflow runs of {reply.scope}:")),
+                section("\n".join(fit_lines(lines, SECTION_CHARS, "more runs"))),
+            ]
+        case r.FlowList():
+            return [section(escape(render_text(reply)))]
     raise TypeError(f"no Block Kit rendering for {type(reply).__name__}")
 
 

@@ -1,11 +1,14 @@
-"""The buttons of a job: their value carries the cluster and the job as data (never command
-text), and reading it back refuses any value the bot did not make."""
+"""The buttons of a job and of a workflow run: their value carries what they are about as
+data (a job's cluster and id, a run's id), never command text, and reading it back refuses
+any value the bot did not make."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection
 
+from bot.core.ids import ID_PATTERN
 from bot.core.models import validate_job_id
 from bot.errors import UsageError
 from bot.render.kit import Block
@@ -41,23 +44,33 @@ def read_job_value(value: str, clusters: Collection[str]) -> tuple[str, str]:
     )
 
 
+def button(action_id: str, value: str, text: str, confirm: Block | None = None) -> Block:
+    """A button; with `confirm` (see `confirm`), red and asking first."""
+    block: Block = {
+        "type": "button",
+        "action_id": action_id,
+        "value": value,
+        "text": {"type": "plain_text", "text": text},
+    }
+    if confirm is not None:
+        block.update(style="danger", confirm=confirm)
+    return block
+
+
+def confirm(title: str, text: str, yes: str, no: str) -> Block:
+    """A confirmation dialog; `text` is mrkdwn, escaped already."""
+    return {
+        "title": {"type": "plain_text", "text": title},
+        "text": {"type": "mrkdwn", "text": text},
+        "confirm": {"type": "plain_text", "text": yes},
+        "deny": {"type": "plain_text", "text": no},
+    }
+
+
 def job_buttons(cluster: str, job_id: str, *, running: bool) -> Block:
     """Refresh, Tail, and (while it runs) Cancel, with a confirmation dialog."""
     value = job_value(cluster, job_id)
-    buttons: list[Block] = [
-        {
-            "type": "button",
-            "action_id": "job_refresh",
-            "value": value,
-            "text": {"type": "plain_text", "text": "Refresh"},
-        },
-        {
-            "type": "button",
-            "action_id": "job_tail",
-            "value": value,
-            "text": {"type": "plain_text", "text": "Tail"},
-        },
-    ]
+    buttons = [button("job_refresh", value, "Refresh"), button("job_tail", value, "Tail")]
     if running:
         buttons.append(cancel_button(cluster, job_id))
     return {"type": "actions", "block_id": "job_actions", "elements": buttons}
@@ -65,19 +78,51 @@ def job_buttons(cluster: str, job_id: str, *, running: bool) -> Block:
 
 def cancel_button(cluster: str, job_id: str, action_id: str = "job_cancel") -> Block:
     """A red Cancel button (value: `job_value`) that asks for confirmation first."""
-    return {
-        "type": "button",
-        "action_id": action_id,
-        "value": job_value(cluster, job_id),
-        "style": "danger",
-        "text": {"type": "plain_text", "text": "Cancel"},
-        "confirm": {
-            "title": {"type": "plain_text", "text": "Cancel this job?"},
-            "text": {
-                "type": "mrkdwn",
-                "text": f"Job {job_id} on {escape(cluster)} will be stopped by Slurm.",
-            },
-            "confirm": {"type": "plain_text", "text": "Cancel job"},
-            "deny": {"type": "plain_text", "text": "Keep it"},
-        },
-    }
+    ask = confirm(
+        "Cancel this job?",
+        f"Job {job_id} on {escape(cluster)} will be stopped by Slurm.",
+        "Cancel job",
+        "Keep it",
+    )
+    return button(action_id, job_value(cluster, job_id), "Cancel", ask)
+
+
+# A workflow run's buttons: their value is the run's id alone (the run knows its cluster).
+FLOW_REFRESH = "flow_refresh"
+FLOW_CANCEL = "flow_cancel"
+_RUN_ID_RE = re.compile(rf"f(?:{ID_PATTERN})", re.ASCII)
+
+
+def run_value(run_id: str) -> str:
+    return json.dumps({"r": run_id}, separators=(",", ":"))
+
+
+def read_run_value(value: str) -> str:
+    """The run id of a run button's value; a forged or mangled value is refused."""
+    try:
+        data = json.loads(value)
+    except ValueError:
+        data = None
+    run_id = data.get("r") if isinstance(data, dict) else None
+    if isinstance(run_id, str) and _RUN_ID_RE.fullmatch(run_id):
+        return run_id
+    raise UsageError(
+        "this button is not one the bot made (or is from an old message); "
+        "type the command instead, e.g. `/srunx flow status RUN`"
+    )
+
+
+def run_buttons(run_id: str, name: str, *, active: bool) -> Block:
+    """Refresh, and while the run goes on, Cancel run (it asks first)."""
+    value = run_value(run_id)
+    buttons = [button(FLOW_REFRESH, value, "Refresh")]
+    if active:
+        ask = confirm(
+            "Cancel this run?",
+            f"Every job of workflow *{escape(name[:100])}* still queued or running will be "
+            "cancelled.",
+            "Cancel run",
+            "Keep it",
+        )
+        buttons.append(button(FLOW_CANCEL, value, "Cancel run", ask))
+    return {"type": "actions", "block_id": "flow_actions", "elements": buttons}

@@ -10,15 +10,8 @@ from bot.core import replies as r
 from bot.core.jobtext import cut_note
 from bot.core.models import JobInfo, JobState, PartitionResources, QueueJob, QueueSummary
 from bot.render.card import job_fields, job_note, state_text
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    ]
-    return "\n".join(lines)
+from bot.render.columns import table as table  # re-exported: callers import it from here
+from bot.render.flows import jobs_text, run_text, tally_text
 
 
 def place(channel: str) -> str:
@@ -121,6 +114,84 @@ def report_lines(rep: r.ClusterReport) -> list[str]:
             lines += ["  " + ln for ln in queue_rows(rep.running, with_user=True).splitlines()]
     lines += [f"could not read {p}" for p in rep.problems]
     return lines
+
+
+def plan_head(reply: r.FlowPlanReply) -> str:
+    jobs = jobs_text(len(reply.steps))
+    if reply.dry_run:
+        return f"dry run of workflow {reply.name} on {reply.cluster}, nothing submitted: {jobs}"
+    return f"workflow {reply.name} on {reply.cluster} is valid: {jobs}"
+
+
+def sweep_lines(reply: r.FlowPlanReply) -> list[str]:
+    """A sweep's cells, one a line after a head line; none without a sweep."""
+    if not reply.cells:
+        return []
+    head = (
+        f"a sweep of {len(reply.cells)} cells, at most {reply.max_parallel} at once; "
+        "each cell runs every job:"
+    )
+    cells = [
+        f"  cell {i}: " + (" ".join(f"{k}={v}" for k, v in args.items()) or "(no args)")
+        for i, args in enumerate(reply.cells)
+    ]
+    return [head, *cells]
+
+
+def plan_table(reply: r.FlowPlanReply) -> str:
+    rows = [
+        [
+            s.name,
+            " ".join(s.deps) or "-",
+            str(s.level),
+            s.resources or "-",
+            str(s.retry) if s.retry else "-",
+            s.source or "-",
+        ]
+        for s in reply.steps
+    ]
+    return table(["JOB", "AFTER", "LEVEL", "RESOURCES", "RETRY", "FROM"], rows)
+
+
+ORDER_HEAD = "the order Slurm will run them (jobs on one line may run at the same time):"
+
+
+def run_order(reply: r.FlowPlanReply) -> list[str]:
+    """`1. preprocess`, `2. train, tune`, ...: the jobs by level, roots first."""
+    levels: dict[int, list[str]] = {}
+    for s in reply.steps:
+        levels.setdefault(s.level, []).append(s.name)
+    return [f"{n}. {', '.join(names)}" for n, (_, names) in enumerate(sorted(levels.items()), 1)]
+
+
+def script_head(s: r.FlowScript) -> str:
+    return f"{s.name}: it would run `{shlex.join(s.sbatch)}` with this script on stdin:"
+
+
+def plan_text(reply: r.FlowPlanReply) -> str:
+    lines = [plan_head(reply), *sweep_lines(reply), plan_table(reply), ORDER_HEAD]
+    lines += ["  " + ln for ln in run_order(reply)]
+    for s in reply.scripts:
+        lines += [script_head(s), s.script.rstrip("\n")]
+    return "\n".join(lines)
+
+
+def flow_rows(reply: r.FlowList) -> str:
+    rows = [
+        [
+            f.id,
+            f.name,
+            f.cluster,
+            f.account,
+            str(f.jobs),
+            tally_text(f.tally),
+            f.outcome or "running",
+            place(f.channel),
+        ]
+        for f in reply.runs
+    ]
+    headers = ["ID", "NAME", "CLUSTER", "ACCOUNT", "JOBS", "STATES", "OUTCOME", "WHERE"]
+    return table(headers, rows)
 
 
 def render_text(reply: r.Reply) -> str:
@@ -283,6 +354,14 @@ def render_text(reply: r.Reply) -> str:
             return f"your job defaults on {reply.cluster}:\n" + table(
                 ["KEY", "VALUE", "FROM"], rows
             )
+        case r.FlowRunReply():
+            return run_text(reply.run)
+        case r.FlowPlanReply():
+            return plan_text(reply)
+        case r.FlowList():
+            if not reply.runs:
+                return f"no workflow runs of {reply.scope}"
+            return f"workflow runs of {reply.scope}:\n" + flow_rows(reply)
     raise TypeError(f"no text rendering for {type(reply).__name__}")
 
 

@@ -1,5 +1,6 @@
-"""A job script attached to a mention or DM: checked from the event's file object, then
-downloaded with the bot token (the `files:read` scope) for `submit`."""
+"""A file attached to a mention or DM: a job script for `submit`, a workflow's YAML for
+`flow run|validate`. Checked from the event's file object, then downloaded with the bot
+token (the `files:read` scope)."""
 
 from __future__ import annotations
 
@@ -15,40 +16,46 @@ from bot.errors import UsageError
 
 log = logging.getLogger(__name__)
 
-MAX_SCRIPT_BYTES = 256 * 1024  # the same cap as a script read on the cluster
+MAX_SCRIPT_BYTES = 256 * 1024  # the same cap as a script or workflow read on the cluster
 SCRIPT_SUFFIXES = (".sh", ".slurm", ".sbatch")
+YAML_SUFFIXES = (".yaml", ".yml")
 # The token goes only to Slack's file host (or the host of the configured API, a stand-in in
 # tests): an event's URL pointing elsewhere never gets it.
 _FILE_HOSTS = frozenset({"files.slack.com"})
 _TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 
-def wants_script(text: str) -> bool:
-    """Only `submit` reads an attached file: other commands ignore attachments."""
-    head = text.split(maxsplit=1)
-    return bool(head) and head[0].lower() == "submit"
+def wanted_file(text: str) -> tuple[str, tuple[str, ...]] | None:
+    """What the command reads from an attached file, and its suffixes: only `submit` (a job
+    script) and `flow run|validate` (a workflow) do; other commands ignore attachments."""
+    words = text.lower().split(maxsplit=2)
+    if words[:1] == ["submit"]:
+        return "job script", SCRIPT_SUFFIXES
+    if words[:1] == ["flow"] and words[1:2] in (["run"], ["validate"]):
+        return "workflow", YAML_SUFFIXES
+    return None
 
 
-async def attached_script(
-    files: list[dict[str, Any]], client: AsyncWebClient
+async def attached_file(
+    files: list[dict[str, Any]], client: AsyncWebClient, what: str, suffixes: tuple[str, ...]
 ) -> AttachedScript | None:
-    """The one script file attached to the message, downloaded; None without a file.
-    A refusal (type, size, download) is a UsageError saying why."""
+    """The one file (a `what`, named with one of `suffixes`) attached to the message,
+    downloaded; None without a file. A refusal (type, size, download) is a UsageError."""
     if not files:
         return None
     if len(files) > 1:
-        raise UsageError(f"attach one script to `submit`, not {len(files)} files")
+        raise UsageError(f"attach one {what}, not {len(files)} files")
     file = files[0]
     name = str(file.get("name") or file.get("title") or "")
-    if not name.lower().endswith(SCRIPT_SUFFIXES):
+    if not name.lower().endswith(suffixes):
         raise UsageError(
-            f"`{name or 'the attached file'}` is not a job script: attach a "
-            + "/".join(f"`{s}`" for s in SCRIPT_SUFFIXES)
+            f"`{name or 'the attached file'}` is not a {what}: attach a "
+            + "/".join(f"`{s}`" for s in suffixes)
             + " file"
         )
     size = file.get("size")
     if isinstance(size, int) and size > MAX_SCRIPT_BYTES:
-        raise UsageError(f"`{name}` is {size // 1024} KiB; a script may be at most 256 KiB")
+        raise UsageError(f"`{name}` is {size // 1024} KiB; a {what} may be at most 256 KiB")
     url = file.get("url_private_download") or file.get("url_private")
     if not isinstance(url, str) or not url:
         raise UsageError(f"Slack gives no download for `{name}`; paste it in a ```fenced block```")
@@ -98,5 +105,5 @@ async def download_private_file(client: AsyncWebClient, url: str, name: str) -> 
         log.warning("download of attached %r failed: %s", name, type(e).__name__)
         raise UsageError(f"the bot could not download `{name}`; try again") from None
     if len(data) > MAX_SCRIPT_BYTES:
-        raise UsageError(f"`{name}` is over 256 KiB; a script may be at most 256 KiB")
+        raise UsageError(f"`{name}` is over 256 KiB; a file may be at most 256 KiB")
     return data

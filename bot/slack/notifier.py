@@ -1,10 +1,11 @@
-"""The core's outbox in Slack (bot/core/ports.py): job cards, thread replies, notices, and
-the features' own posts (GPU alerts, reports).
+"""The core's outbox in Slack (bot/core/ports.py): job cards, thread replies, notices, the
+features' own posts (GPU alerts, reports), and workflow runs (a parent message updated in
+place, and its thread).
 
 Posts to one channel go out in order and at most about one per second (Slack's per-channel
 pace); 429s are waited out by the Web client's retry handler (Retry-After). Every post about a
-job carries message metadata (cluster, job, sequence number), so after a crash the monitor can
-tell from the thread whether a transition got out."""
+job or a run carries message metadata (cluster, job or `flow:RUN`, sequence number), so after
+a crash the bot can tell from the thread whether a transition got out."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.core.flowruns import FlowRun
 from bot.core.models import JobInfo
 from bot.core.ports import ThreadPost
 from bot.core.records import JobThread
-from bot.core.replies import Reply, StatusReply
+from bot.core.replies import FlowRunReply, Reply, StatusReply
 from bot.errors import PostRefused
 from bot.render.blocks import render_blocks
 from bot.render.kit import section
@@ -49,6 +51,28 @@ def _same_mark(found: Any, want: dict[str, Any]) -> bool:
     return isinstance(payload, dict) and all(
         str(payload.get(k)) == str(v) for k, v in want["event_payload"].items()
     )
+
+
+def _post_mark(cluster: str, key: str, seq_now: int, post: ThreadPost) -> dict[str, Any]:
+    """A thread post's mark: a transition carries its own seq; a note, the thread's count."""
+    if post.seq is None:
+        return job_metadata(cluster, key, seq_now, "note")
+    return job_metadata(cluster, key, post.seq, "transition")
+
+
+def _run_key(run: FlowRun) -> str:
+    """What a run's marks carry in place of a job id."""
+    return f"flow:{run.id}"
+
+
+def _refused(channel: str, e: SlackApiError) -> PostRefused:
+    error = slack_error(e)
+    hint = (
+        f"; invite @srunx to <#{channel}> first"
+        if error in ("not_in_channel", "channel_not_found")
+        else ""
+    )
+    return PostRefused(f"Slack would not let me post in <#{channel}> ({error}){hint}")
 
 
 class ChannelPacer:
@@ -102,30 +126,70 @@ class SlackNotifier:
         )
 
     async def post_reply(self, thread: JobThread, post: ThreadPost) -> None:
+        meta = _post_mark(thread.cluster, thread.job_id, thread.seq, post)
+        broadcast = post.final and thread.broadcast
+        await self._post_marked(thread.channel, thread.thread_ts, post, meta, broadcast)
+
+    async def posted_in_thread(self, thread: JobThread, seq: int) -> bool:
+        want = job_metadata(thread.cluster, thread.job_id, seq, "transition")
+        return await self._marked(thread.channel, thread.thread_ts, want, f"job {thread.job_id}")
+
+    async def post_run(self, run: FlowRun) -> str:
+        """The run's parent message, marked like a job's card (its key: `flow:RUN`)."""
+        meta = job_metadata(run.cluster, _run_key(run), 0, "card")
+        try:
+            return await self._send(run.channel, FlowRunReply(run=run), None, meta)
+        except SlackApiError as e:
+            raise _refused(run.channel, e) from None
+
+    async def update_run(self, run: FlowRun) -> None:
+        if not run.parent_ts:
+            return  # not posted yet: post_run shows the run as it is then
+        text, blocks = render_blocks(FlowRunReply(run=run))
+        await self.client.chat_update(
+            channel=run.channel, ts=run.parent_ts, text=text, blocks=blocks
+        )
+
+    async def post_in_run(self, run: FlowRun, post: ThreadPost) -> None:
+        meta = _post_mark(run.cluster, _run_key(run), run.seq, post)
+        await self._post_marked(run.channel, run.parent_ts, post, meta, broadcast=False)
+
+    async def posted_in_run(self, run: FlowRun, seq: int) -> bool:
+        want = job_metadata(run.cluster, _run_key(run), seq, "transition")
+        return await self._marked(run.channel, run.parent_ts, want, f"workflow run {run.id}")
+
+    async def _post_marked(
+        self,
+        channel: str,
+        thread_ts: str,
+        post: ThreadPost,
+        meta: dict[str, Any],
+        broadcast: bool,
+    ) -> None:
+        """A reply in a thread carrying its mark; `before_send` runs inside the channel's
+        slot, as the message leaves (a crash after it is resolved by `_marked`)."""
         safe = escape(post.text)
-        kind = "note" if post.seq is None else "transition"
-        seq = thread.seq if post.seq is None else post.seq
-        meta = job_metadata(thread.cluster, thread.job_id, seq, kind)
-        async with self.pacer.slot(thread.channel):
+        async with self.pacer.slot(channel):
             if post.before_send is not None:
                 await post.before_send()
             await self.client.chat_postMessage(
-                channel=thread.channel,
-                thread_ts=thread.thread_ts,
-                reply_broadcast=post.final and thread.broadcast,
+                channel=channel,
+                thread_ts=thread_ts,
+                reply_broadcast=broadcast,
                 text=safe[:3000],
                 blocks=[section(safe)],
                 metadata=meta,
             )
 
-    async def posted_in_thread(self, thread: JobThread, seq: int) -> bool:
-        want = job_metadata(thread.cluster, thread.job_id, seq, "transition")
+    async def _marked(self, channel: str, thread_ts: str, want: dict[str, Any], what: str) -> bool:
+        """Whether a message of the thread carries the mark `want`; False when the thread
+        cannot be read (the change is posted again: a rare duplicate beats a lost post)."""
         cursor: str | None = None
         try:
             for _ in range(MAX_THREAD_PAGES):
                 resp = await self.client.conversations_replies(
-                    channel=thread.channel,
-                    ts=thread.thread_ts,
+                    channel=channel,
+                    ts=thread_ts,
                     include_all_metadata=True,
                     limit=200,
                     cursor=cursor,
@@ -137,9 +201,7 @@ class SlackNotifier:
                     return False
         except SLACK_FAILURES as e:  # missing_scope (history not granted) among them
             log.warning(
-                "cannot read job %s's thread (%s); posting its change again",
-                thread.job_id,
-                slack_error(e),
+                "cannot read %s's thread (%s); posting its change again", what, slack_error(e)
             )
         return False
 
@@ -148,15 +210,7 @@ class SlackNotifier:
         try:
             return await self._send(channel, reply)
         except SlackApiError as e:
-            error = slack_error(e)
-            hint = (
-                f"; invite @srunx to <#{channel}> first"
-                if error in ("not_in_channel", "channel_not_found")
-                else ""
-            )
-            raise PostRefused(
-                f"Slack would not let me post in <#{channel}> ({error}){hint}"
-            ) from None
+            raise _refused(channel, e) from None
 
     async def post_notice(self, channel: str, text: str) -> None:
         safe = f":warning: {escape(text)}"

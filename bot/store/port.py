@@ -1,9 +1,10 @@
 """The storage port: exactly the operations the features need, on JSON records.
 
-The feature stores (bot/core/watches/store.py, bot/core/reports/store.py, bot/core/prefs.py,
-bot/slack/dedup.py) turn their models into records and back; a backend implements this port
-(bot/store/state.py does it on any bot/store/backend.py collections: TinyDB files, memory;
-PostgreSQL is next). The contract every backend passes is tests/store/test_port.py.
+The feature stores (bot/core/watches/store.py, bot/core/reports/store.py,
+bot/core/flows/store.py, bot/core/prefs.py, bot/slack/dedup.py) turn their models into records
+and back; a backend implements this port (bot/store/state.py does it on any
+bot/store/backend.py collections: TinyDB files, memory; PostgreSQL is next). The contract
+every backend passes is tests/store/test_port.py.
 
 Writes are durable when they return, except inside `batch()` (a poll tick's post-marks),
 where they become durable together when it ends; `now=True` is durable at once even there.
@@ -76,6 +77,33 @@ class Reports(Protocol):
     async def remove(self, report_id: str) -> None: ...
 
 
+class Flows(Protocol):
+    """Workflow runs, by id. Active ones are live (a poll tick reads its cluster's); a run
+    saved finished (`active` false) is history from its `ended` on, still found by id and by
+    user until pruned, so finished runs piling up cost a tick and a save nothing."""
+
+    async def add(self, doc: Doc) -> bool:
+        """False (nothing stored) when its id is taken, by a live run or a finished one."""
+        ...
+
+    async def save(self, doc: Doc, *, now: bool = False) -> None: ...
+
+    async def get(self, run_id: str) -> Doc | None: ...
+
+    async def active_json(self, cluster: str) -> list[str]:
+        """The active runs of a cluster, each as its JSON text (as `Threads.open_json`)."""
+        ...
+
+    async def of_user(self, user_id: str | None = None, limit: int | None = None) -> list[Doc]:
+        """A user's runs (everyone's with None): every active one, and of the finished
+        ones the `limit` that ended last (all with None)."""
+        ...
+
+    async def prune(self, before: float) -> int:
+        """Forget the runs that ended before `before` (to the hour); how many went."""
+        ...
+
+
 class Prefs(Protocol):
     async def clusters(self) -> dict[str, str]:
         """Every user's default cluster."""
@@ -110,6 +138,9 @@ class State(Protocol):
 
     @property
     def reports(self) -> Reports: ...
+
+    @property
+    def flows(self) -> Flows: ...
 
     @property
     def prefs(self) -> Prefs: ...

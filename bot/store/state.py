@@ -7,6 +7,7 @@ first, once); `open_state(None)`: memory only, for a session (the console).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.store.backend import Backend, Collection, Doc, Spec
+from bot.store.history import HOUR
 
 if TYPE_CHECKING:
     from bot.store.legacy import Legacy
@@ -28,6 +30,10 @@ THREADS = Spec(
 )
 WATCHES = Spec("watches", indexes=(("kind", "cluster"), ("user_id",)), shards=8)
 REPORTS = Spec("reports", indexes=(("user_id",),))
+# Active runs live (a save rewrites an eighth of them, never a finished one), finished ones in
+# history by the hour they ended; FLOW_OWNERS lists these by user (history is found by id).
+FLOWS = Spec("flows", indexes=(("cluster",), ("user_id",)), history=True, shards=8)
+FLOW_OWNERS = Spec("flow_owners", indexes=(("user_id",),), shards=2)
 PREFS = Spec("prefs", key="user_id")
 DEFAULTS = Spec("defaults", key="key")  # a user's own job defaults, one record per cluster
 SEEN = Spec("seen", shards=4)
@@ -99,6 +105,54 @@ class StoredReports(_ByUser):
         await self._c.remove([report_id])
 
 
+class StoredFlows:
+    def __init__(self, c: Collection, owners: Collection) -> None:
+        self._c = c
+        self._owners = owners  # a finished run's id, user and end
+
+    async def add(self, doc: Doc) -> bool:
+        if await self._c.get(doc["id"]) is not None:
+            return False
+        await self.save(doc)
+        return True
+
+    async def save(self, doc: Doc, *, now: bool = False) -> None:
+        if doc.get("active", True):
+            await self._c.upsert(doc, now=now)
+            return
+        ended = doc.get("ended") or time.time()
+        # Its owner first, at once: a run in history is always listed. A crash in between
+        # leaves the run live as it was, which `of_user` prefers.
+        owner = {"id": doc["id"], "user_id": doc["user_id"], "ended": ended}
+        await self._owners.upsert(owner, now=True)
+        await self._c.to_history([doc], at=ended, now=now)
+
+    async def get(self, run_id: str) -> Doc | None:
+        return await self._c.get(run_id)
+
+    async def active_json(self, cluster: str) -> list[str]:
+        return await self._c.find_json(cluster=cluster)
+
+    async def of_user(self, user_id: str | None = None, limit: int | None = None) -> list[Doc]:
+        everyone = user_id is None
+        runs = await (self._c.all() if everyone else self._c.find(user_id=user_id))
+        ended = await (self._owners.all() if everyone else self._owners.find(user_id=user_id))
+        live = {d["id"] for d in runs}
+        last = sorted(ended, key=lambda o: float(o["ended"]), reverse=True)[:limit]
+        # In the order they ended: runs of one hour share a history file, read once.
+        for owner in sorted(last, key=lambda o: float(o["ended"])):
+            if owner["id"] not in live and (doc := await self._c.get(owner["id"])) is not None:
+                runs.append(doc)
+        return runs
+
+    async def prune(self, before: float) -> int:
+        await self._c.prune(before)
+        cut = before // HOUR * HOUR  # history goes by whole hours
+        gone = [o["id"] for o in await self._owners.all() if o["ended"] < cut]
+        await self._owners.remove(gone)
+        return len(gone)
+
+
 class StoredPrefs:
     def __init__(self, c: Collection, defaults: Collection) -> None:
         self._c = c
@@ -152,6 +206,7 @@ class CollectionState:
         self.threads = StoredThreads(backend.collection(THREADS))
         self.watches = StoredWatches(backend.collection(WATCHES), backend.batch)
         self.reports = StoredReports(backend.collection(REPORTS))
+        self.flows = StoredFlows(backend.collection(FLOWS), backend.collection(FLOW_OWNERS))
         self.prefs = StoredPrefs(backend.collection(PREFS), backend.collection(DEFAULTS))
         self.seen = StoredSeen(backend.collection(SEEN))
 

@@ -22,7 +22,7 @@ from bot.render.blocks import render_blocks
 from bot.render.buttons import read_job_value
 from bot.render.kit import MAX_BLOCKS, SECTION_CHARS
 from bot.runtime import Runtime
-from labkit import ADMIN, STRANGER, Lab
+from labkit import ADMIN, STRANGER, Lab, flow_run, flow_step
 
 
 def _texts(blocks: list[dict[str, object]]) -> list[str]:
@@ -157,6 +157,7 @@ def test_many_partitions_stay_under_50_blocks() -> None:
                 r.ClusterSummary(name="lab", where="h:22", default_partition="gpu", is_default=True)
             ]
         ),
+        r.FlowRunReply(run=flow_run([flow_step("a"), flow_step("b", "a")])),
     ],
 )
 def test_every_reply_kind_renders(reply: r.Reply) -> None:
@@ -217,3 +218,68 @@ def test_unmapped_user_error_declares_the_admins_it_mentions() -> None:
     assert isinstance(reply, r.ErrorReply) and reply.mentions == [ADMIN]
     _, blocks = render_blocks(reply)
     assert f"ask <@{ADMIN}> to map" in _texts(blocks)[0]
+
+
+def _plan(steps: int = 3, **fields: Any) -> r.FlowPlanReply:
+    return r.FlowPlanReply.model_validate(
+        {
+            "name": "ML_Pipeline",
+            "cluster": "lab",
+            "steps": [
+                r.FlowPlanStep(name=f"s{i}", deps=[f"afterok:s{i - 1}"] if i else [], level=i)
+                for i in range(steps)
+            ],
+            **fields,
+        }
+    )
+
+
+def test_flow_validate_shows_the_plan_and_the_order_keeping_the_names_case() -> None:
+    text, blocks = render_blocks(_plan(cells=[{"lr": "0.1"}, {"lr": "0.01"}], max_parallel=2))
+    _check_limits(text, blocks)
+    texts = _texts(blocks)
+    assert texts[0] == ":white_check_mark: Workflow ML_Pipeline on lab is valid: 3 jobs"
+    assert "a sweep of 2 cells, at most 2 at once" in texts[1] and "cell 1: lr=0.01" in texts[1]
+    assert texts[2].startswith("```JOB") and "afterok:s0" in texts[2]
+    assert texts[3].endswith("same time):\n1. s0\n2. s1\n3. s2")
+
+
+def test_a_big_dry_run_shows_the_scripts_that_fit_and_says_where_to_see_all() -> None:
+    scripts = [
+        r.FlowScript(
+            name=f"ML_Pipeline.s{i}",
+            sbatch=("sbatch", "--parsable", f"--job-name=ML_Pipeline.s{i}"),
+            script="#!/bin/bash\n" + "echo <!channel> step\n" * 30,
+        )
+        for i in range(50)
+    ]
+    text, blocks = render_blocks(_plan(50, dry_run=True, scripts=scripts))
+    _check_limits(text, blocks)
+    texts = _texts(blocks)
+    assert texts[0].startswith(":test_tube: Dry run of workflow ML_Pipeline on lab")
+    assert "`sbatch --parsable --job-name=ML_Pipeline.s0` with this script on stdin" in texts[3]
+    assert texts[4].startswith("```#!/bin/bash\necho &lt;!channel&gt; step")
+    shown = sum(t.startswith("ML_Pipeline.s") for t in texts)
+    assert 0 < shown < 50 and f"… and {50 - shown} more scripts" in texts[-1]
+
+
+def test_flows_list_their_runs_with_channel_links_outside_code() -> None:
+    run = r.FlowSummary(
+        id="f0123456789ab",
+        name="<!here>",
+        cluster="lab",
+        account="alice",
+        channel="C1",
+        created=1.0,
+        jobs=2,
+        tally={"RUNNING": 2},
+    )
+    text, blocks = render_blocks(r.FlowList(scope="alice", runs=[run] * 200))
+    _check_limits(text, blocks)
+    listing = _texts(blocks)[1]
+    assert listing.startswith(
+        "• `f0123456789ab` *&lt;!here&gt;* on lab (alice): 2 jobs, 2 RUNNING · running → <#C1>"
+    )
+    assert "more runs" in listing and "```" not in listing
+    _, empty = render_blocks(r.FlowList(scope="alice", runs=[]))
+    assert _texts(empty) == ["no workflow runs of alice"]

@@ -15,10 +15,11 @@ from pydantic import BaseModel
 from bot.cli import main
 from bot.console.repl import run_one
 from bot.core import replies as r
+from bot.core.models import JobState
 from bot.render.blocks import render_blocks
 from bot.render.json import render_json, reply_data
 from bot.render.text import render_text
-from labkit import ALICE
+from labkit import ALICE, flow_run, flow_step
 from scripted import DATA, OfflineBot, captured
 
 # Values that must look like what they name (validated fields).
@@ -86,6 +87,28 @@ def test_nested_data_keeps_its_field_names() -> None:
         "kind": "templates",
         "templates": [{"name": "base", "description": "Minimal job", "builtin": True}],
     }
+
+
+def test_a_flow_run_is_json_with_every_job_and_its_records_field_names() -> None:
+    run = flow_run([flow_step("a", job_id="5", state=JobState.RUNNING), flow_step("b", "a")])
+    data = reply_data(r.FlowRunReply(run=run))
+    assert list(data) == ["kind", "run"] and data["kind"] == "flow_run"
+    assert data["run"]["id"] == run.id and data["run"]["name"] == "diamond"
+    a, b = data["run"]["cells"][0]["steps"]
+    assert (a["name"], a["job_id"], a["state"]) == ("a", "5", "RUNNING")
+    assert b["deps"] == [{"kind": "afterok", "on": "a"}] and b["state"] is None
+
+
+def test_a_flow_plan_is_json_with_its_steps_and_scripts() -> None:
+    script = r.FlowScript(name="p.a", sbatch=("sbatch", "--parsable"), script="#!/bin/bash\n")
+    reply = r.FlowPlanReply(
+        name="p", cluster="lab", steps=[r.FlowPlanStep(name="a")], scripts=[script], dry_run=True
+    )
+    data = reply_data(reply)
+    assert data["steps"][0]["name"] == "a" and data["dry_run"] is True
+    assert data["scripts"] == [
+        {"name": "p.a", "sbatch": ["sbatch", "--parsable"], "script": "#!/bin/bash\n"}
+    ]
 
 
 def test_console_json_without_config(

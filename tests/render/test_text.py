@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.core import replies as r
@@ -19,7 +21,8 @@ from bot.core.models import (
 from bot.core.records import Watch
 from bot.core.slurm.client import Output
 from bot.render.blocks import render_blocks
-from bot.render.text import render_text, table
+from bot.render.text import render_text
+from labkit import flow_run, flow_step
 
 
 def _running() -> JobInfo:
@@ -325,14 +328,6 @@ def test_clusters() -> None:
     assert lines[3].endswith("no answer within 5 s")
 
 
-def test_table_pads_and_strips() -> None:
-    assert table(["A", "BB"], [["xyz", ""], ["1", "2"]]) == "A    BB\nxyz\n1    2"
-
-
-def test_table_without_rows() -> None:
-    assert table(["NAME", "WHERE"], []) == "NAME  WHERE"
-
-
 def test_every_reply_type_renders() -> None:
     # Guards against a new Reply type being added without a text rendering.
     job = Job(command="true")
@@ -368,8 +363,125 @@ def test_every_reply_type_renders() -> None:
         r.ReportsReply(scope="you", reports=[]),
         r.SubmitFormReply(cluster="c", partitions=["gpu"]),
         r.HomeReply(cluster="c", account="a"),
+        r.FlowPlanReply(name="p", cluster="c", steps=[r.FlowPlanStep(name="a")]),
+        r.FlowRunReply(run=flow_run([flow_step("a")])),
+        r.FlowList(scope="you", runs=[]),
     ]
     kinds = {s.kind for s in samples}
     assert len(kinds) == len(r.Reply.__args__)
     for sample in samples:
         assert render_text(sample)
+
+
+def _plan(**fields: object) -> r.FlowPlanReply:
+    steps = [
+        r.FlowPlanStep(name="preprocess", resources="partition cpu, 1 node", source="command"),
+        r.FlowPlanStep(
+            name="train",
+            deps=["afterok:preprocess"],
+            level=1,
+            resources="partition gpu, 1 node, 2 GPUs/node, 4:00:00",
+            retry=2,
+            source="~/train.sh",
+        ),
+        r.FlowPlanStep(name="tune", deps=["afterok:preprocess"], level=1, source="command"),
+        r.FlowPlanStep(name="evaluate", deps=["afterok:train", "afterany:tune"], level=2),
+    ]
+    return r.FlowPlanReply.model_validate(
+        {"name": "ml_pipeline", "cluster": "lab", "steps": steps, **fields}
+    )
+
+
+def _cells(line: str) -> list[str]:
+    """A table line's cells: columns are two or more spaces apart."""
+    return re.split(r" {2,}", line)
+
+
+def test_flow_validate_lists_each_job_and_the_order_slurm_runs_them() -> None:
+    lines = render_text(_plan()).splitlines()
+    assert lines[0] == "workflow ml_pipeline on lab is valid: 4 jobs"
+    assert [_cells(ln) for ln in lines[1:6]] == [
+        ["JOB", "AFTER", "LEVEL", "RESOURCES", "RETRY", "FROM"],
+        ["preprocess", "-", "0", "partition cpu, 1 node", "-", "command"],
+        [
+            "train",
+            "afterok:preprocess",
+            "1",
+            "partition gpu, 1 node, 2 GPUs/node, 4:00:00",
+            "2",
+            "~/train.sh",
+        ],
+        ["tune", "afterok:preprocess", "1", "-", "-", "command"],
+        ["evaluate", "afterok:train afterany:tune", "2", "-", "-", "-"],
+    ]
+    assert lines[6:] == [
+        "the order Slurm will run them (jobs on one line may run at the same time):",
+        "  1. preprocess",
+        "  2. train, tune",
+        "  3. evaluate",
+    ]
+
+
+def test_flow_validate_of_a_sweep_lists_its_cells() -> None:
+    reply = _plan(cells=[{"lr": "0.1", "bs": "32"}, {"lr": "0.01", "bs": "32"}], max_parallel=1)
+    assert render_text(reply).splitlines()[1:4] == [
+        "a sweep of 2 cells, at most 1 at once; each cell runs every job:",
+        "  cell 0: lr=0.1 bs=32",
+        "  cell 1: lr=0.01 bs=32",
+    ]
+
+
+def test_flow_dry_run_shows_every_script_and_its_exact_sbatch() -> None:
+    scripts = [
+        r.FlowScript(
+            name="ml_pipeline.train",
+            sbatch=(
+                "sbatch",
+                "--parsable",
+                "--job-name=ml_pipeline.train",
+                "--dependency=afterok:$preprocess",
+            ),
+            script="#!/bin/bash\npython train.py --lr '0.1'\n",
+        )
+    ]
+    lines = render_text(_plan(dry_run=True, scripts=scripts)).splitlines()
+    assert lines[0] == "dry run of workflow ml_pipeline on lab, nothing submitted: 4 jobs"
+    assert lines[-3:] == [
+        "ml_pipeline.train: it would run `sbatch --parsable --job-name=ml_pipeline.train "
+        "'--dependency=afterok:$preprocess'` with this script on stdin:",
+        "#!/bin/bash",
+        "python train.py --lr '0.1'",
+    ]
+
+
+def test_flows_lists_runs_with_their_tally_and_where_they_post() -> None:
+    run = r.FlowSummary(
+        id="f0123456789ab",
+        name="ml_pipeline",
+        cluster="lab",
+        account="alice",
+        channel="C1",
+        created=1.0,
+        jobs=3,
+        tally={"COMPLETED": 2, "RUNNING": 1},
+    )
+    done = run.model_copy(
+        update={"id": "f00000000000a", "channel": "D1", "tally": {"FAILED": 3}, "outcome": "failed"}
+    )
+    lines = render_text(r.FlowList(scope="alice", runs=[run, done])).splitlines()
+    assert lines[0] == "workflow runs of alice:"
+    assert [_cells(ln) for ln in lines[1:]] == [
+        ["ID", "NAME", "CLUSTER", "ACCOUNT", "JOBS", "STATES", "OUTCOME", "WHERE"],
+        [
+            "f0123456789ab",
+            "ml_pipeline",
+            "lab",
+            "alice",
+            "3",
+            "2 COMPLETED, 1 RUNNING",
+            "running",
+            "<#C1>",
+        ],
+        ["f00000000000a", "ml_pipeline", "lab", "alice", "3", "3 FAILED", "failed", "your DM"],
+    ]
+    assert render_text(r.FlowList(scope="all users", runs=[])) == "no workflow runs of all users"

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -12,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core import commands as c
 from bot.core.grammar import parse
 from bot.errors import UsageError
-from bot.slack.files import attached_script, download_private_file, wants_script
+from bot.slack.files import SCRIPT_SUFFIXES, attached_file, download_private_file, wanted_file
 from slack_standin import SlackStandIn
 
 
@@ -26,9 +27,27 @@ def _client(standin: SlackStandIn, token: str = "xoxb-test") -> AsyncWebClient:
     return AsyncWebClient(token=token, base_url=standin.api_url)
 
 
-def test_only_submit_reads_an_attachment() -> None:
-    assert wants_script("submit --var a=1") and wants_script("SUBMIT")
-    assert not wants_script("status 12") and not wants_script("")
+async def attached_script(files: list[dict[str, Any]], client: AsyncWebClient) -> Any:
+    return await attached_file(files, client, "job script", SCRIPT_SUFFIXES)
+
+
+def test_only_submit_and_flow_run_or_validate_read_an_attachment() -> None:
+    assert (
+        wanted_file("submit --var a=1") == wanted_file("SUBMIT") == ("job script", SCRIPT_SUFFIXES)
+    )
+    assert wanted_file("flow run --arg a=1") == ("workflow", (".yaml", ".yml"))
+    assert wanted_file("flow validate") == ("workflow", (".yaml", ".yml"))
+    for text in ("status 12", "", "flow status f0123456789ab", "flows"):
+        assert wanted_file(text) is None
+
+
+async def test_an_attached_workflow_must_be_yaml(standin: SlackStandIn) -> None:
+    file = standin.add_file("flow.sh", b"name: x\n")
+    with pytest.raises(UsageError, match=r"is not a workflow: attach a `\.yaml`/`\.yml` file"):
+        await attached_file([file], _client(standin), *(wanted_file("flow run") or ("", ())))
+    good = standin.add_file("flow.yml", b"name: x\n")
+    got = await attached_file([good], _client(standin), "workflow", (".yaml", ".yml"))
+    assert got == c.AttachedScript(name="flow.yml", text="name: x\n")
 
 
 async def test_the_file_is_downloaded_with_the_bot_token(standin: SlackStandIn) -> None:
@@ -77,7 +96,7 @@ async def test_a_file_larger_than_it_said_is_still_capped(standin: SlackStandIn)
 
 async def test_one_script_at_a_time(standin: SlackStandIn) -> None:
     files = [standin.add_file("a.sh", b"true"), standin.add_file("b.sh", b"true")]
-    with pytest.raises(UsageError, match="attach one script"):
+    with pytest.raises(UsageError, match="attach one job script"):
         await attached_script(files, _client(standin))
     assert await attached_script([], _client(standin)) is None
 

@@ -129,3 +129,65 @@ async def test_a_batch_is_one_write_at_its_end_and_reads_see_it_at_once(reopen: 
         await state.threads.close([thread(2, done=True)])
         assert (await state.threads.by_key("lab:2") or {})["done"]
     assert [json.loads(t)["key"] for t in await reopen().threads.open_json()] == ["lab:1"]
+
+
+def run(i: int, **extra: object) -> Doc:
+    return {
+        "id": f"f{i}",
+        "cluster": "lab" if i < 10 else "big",
+        "user_id": f"U{i % 2}",
+        "active": True,
+        "ended": None,
+        "seq": 0,
+        **extra,
+    }
+
+
+async def test_runs_active_by_cluster_finished_found_by_id_and_user(reopen: Open) -> None:
+    flows = reopen().flows
+    for i in (1, 2, 3, 11):
+        assert await flows.add(run(i))
+    assert not await flows.add(run(1, user_id="U9"))  # its id is taken
+    await flows.save(run(2, seq=1), now=True)
+    await flows.save(run(3, active=False, ended=1000.0))  # finished: out of the active ones
+    assert not await flows.add(run(3))  # a finished run's id is taken too
+    state = reopen()
+    active = [json.loads(t) for t in await state.flows.active_json("lab")]
+    assert sorted(d["id"] for d in active) == ["f1", "f2"] and run(2, seq=1) in active
+    assert [json.loads(t)["id"] for t in await state.flows.active_json("big")] == ["f11"]
+    assert await state.flows.active_json("gone") == []
+    assert await state.flows.get("f3") == run(3, active=False, ended=1000.0)
+    assert await state.flows.get("f9") is None
+    assert sorted(d["id"] for d in await state.flows.of_user("U1")) == ["f1", "f11", "f3"]
+    assert sorted(d["id"] for d in await state.flows.of_user()) == ["f1", "f11", "f2", "f3"]
+    await state.flows.save(run(5, active=False, ended=2000.0))
+    # the active ones, and of the finished only those that ended last
+    assert sorted(d["id"] for d in await state.flows.of_user("U1", limit=1)) == ["f1", "f11", "f5"]
+    await state.flows.save(run(3, seq=5))  # active again (a retry): live, listed once
+    assert [d["seq"] for d in await reopen().flows.of_user("U1") if d["id"] == "f3"] == [5]
+
+
+async def test_finished_runs_are_pruned_by_when_they_ended(reopen: Open) -> None:
+    flows = reopen().flows
+    await flows.add(run(1))
+    await flows.save(run(2, active=False, ended=1e9))
+    await flows.save(run(3, active=False, ended=1e9 + 86400))
+    assert await flows.prune(1e9) == 0  # ended in that very hour: kept
+    assert await flows.prune(1e9 + 3600) == 1
+    state = reopen()
+    assert await state.flows.get("f2") is None and await state.flows.get("f3") is not None
+    assert sorted(d["id"] for d in await state.flows.of_user()) == ["f1", "f3"]
+    assert await state.flows.prune(2e10) == 1 and await reopen().flows.get("f1") is not None
+
+
+async def test_a_run_saved_now_in_a_batch_is_durable_before_the_batch_ends(
+    reopen: Open,
+) -> None:
+    state = reopen()
+    async with state.batch():
+        await state.flows.save(run(1, seq=1), now=True)  # an intent, before its post
+        await state.flows.save(run(2, active=False, ended=1e9), now=True)
+        assert (await reopen().flows.get("f1") or {})["seq"] == 1
+        assert await reopen().flows.get("f2") == run(2, active=False, ended=1e9)
+        assert [d["id"] for d in await reopen().flows.of_user("U0")] == ["f2"]
+    assert [json.loads(t)["id"] for t in await reopen().flows.active_json("lab")] == ["f1"]

@@ -209,8 +209,9 @@ class SlurmClient:
             raise SlurmError(f"sbatch on {self.cluster} gave no job id: {res.stdout.strip()!r}")
         return job_id
 
-    async def read_script(self, path: str) -> str:
-        """A script on the cluster, read (never run) as this account, at most SCRIPT_MAX_BYTES."""
+    async def read_script(self, path: str, what: str = "script") -> str:
+        """A script (or a workflow's YAML: `what`) on the cluster, read (never run) as this
+        account, at most SCRIPT_MAX_BYTES."""
         cap = str(SCRIPT_MAX_BYTES + 1)
         if path.startswith("~/"):
             # From the account's home whatever the transport's working directory; the path is
@@ -221,11 +222,11 @@ class SlurmClient:
             argv = ["head", "-c", cap, "--", path]
         res = await self._run(*argv)
         if not res.ok:
-            raise UsageError(f"cannot read the script {path} on {self.cluster}: {res.error_text()}")
+            raise UsageError(f"cannot read the {what} {path} on {self.cluster}: {res.error_text()}")
         if len(res.stdout.encode()) > SCRIPT_MAX_BYTES:
-            raise UsageError(f"the script is larger than {SCRIPT_MAX_BYTES // 1024} KiB")
+            raise UsageError(f"the {what} is larger than {SCRIPT_MAX_BYTES // 1024} KiB")
         if not res.stdout.strip():
-            raise UsageError(f"the script {path} on {self.cluster} is empty")
+            raise UsageError(f"the {what} {path} on {self.cluster} is empty")
         return res.stdout
 
     # ------------------------------------------------------------------ status
@@ -359,6 +360,38 @@ class SlurmClient:
                 )
             raise SlurmError(f"scancel failed on {self.cluster}: {res.error_text()}")
         return await self.job(job_id)
+
+    async def cancel_many(self, job_ids: Sequence[str]) -> None:
+        """One `scancel` for many jobs (a workflow run's): ids Slurm no longer knows are
+        not an error, the jobs are gone either way."""
+        ids = [validate_job_id(j) for j in job_ids]
+        if not ids:
+            return
+        res = await self._run("scancel", *ids)
+        if not res.ok and "invalid job id" not in res.stderr.lower():
+            raise SlurmError(f"scancel failed on {self.cluster}: {res.error_text()}")
+
+    async def set_dependency(self, job_id: str, dependency: str) -> None:
+        """Point a pending job at new parents (a retried workflow job's new id)."""
+        res = await self._run(
+            "scontrol", "update", f"JobId={validate_job_id(job_id)}", f"Dependency={dependency}"
+        )
+        if not res.ok:
+            raise SlurmError(
+                f"cannot change job {job_id}'s dependency on {self.cluster}: {res.error_text()}"
+            )
+
+    async def jobs_commented(self, user: str, comment: str) -> dict[str, str]:
+        """The user's jobs Slurm still has whose comment is `comment`: name -> job id (how a
+        restarted bot finds the jobs of a run it was submitting when it died)."""
+        out = await self._checked("squeue", "-h", "--states=all", "-u", user, "-o", "%i|%j|%k")
+        found: dict[str, str] = {}
+        for line in out.splitlines():
+            job_id, _, rest = line.partition("|")
+            name, _, note = rest.rpartition("|")
+            if note == comment and job_id.isdigit():
+                found[name] = job_id
+        return found
 
     # ------------------------------------------------------------------ output
     async def output_path(self, job_id: str) -> str:

@@ -12,21 +12,21 @@ from bot.core.commands import AttachedScript
 from bot.core.replies import ErrorReply, Reply
 from bot.errors import UsageError
 from bot.slack.context import SlackContext
-from bot.slack.files import attached_script, wants_script
+from bot.slack.files import attached_file, wanted_file
 from bot.slack.incoming import command_text
 
 
 async def _attachment(
     event: dict[str, Any], text: str, client: AsyncWebClient, admitted: bool
 ) -> AttachedScript | ErrorReply | None:
-    """The script file attached to a `submit` (other commands ignore attachments). Not
-    fetched for a user the bot refuses (`admitted` False): their refusal comes from the
-    command itself."""
-    files = event.get("files")
-    if not admitted or not files or not isinstance(files, list) or not wants_script(text):
+    """The file attached to a `submit` (a script) or a `flow run|validate` (a workflow);
+    other commands ignore attachments. Not fetched for a user the bot refuses (`admitted`
+    False): their refusal comes from the command itself."""
+    files, wanted = event.get("files"), wanted_file(text)
+    if not admitted or not files or not isinstance(files, list) or wanted is None:
         return None
     try:
-        return await attached_script(files, client)
+        return await attached_file(files, client, *wanted)
     except UsageError as e:
         return ErrorReply(message=str(e))
 

@@ -1,0 +1,1 @@
+"""Workflows: YAML pipelines submitted whole to Slurm with native dependencies."""
