@@ -128,7 +128,9 @@ async def _console(
     try:
         user = _default_user(config, as_user)
         # watches set here are followed here: polled as `bot serve` would, printed
-        follower = Follower(rt.clusters, rt.threads, rt.ticks, config.notify.poll_interval)
+        follower = Follower(
+            rt.clusters, rt.threads, rt.ticks, config.notify.poll_interval, runs=rt.runs
+        )
         if command is not None:
             ok = await run_one(rt.dispatch, user, command, follower=follower, as_json=as_json)
             return 0 if ok else 1

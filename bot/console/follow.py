@@ -1,7 +1,8 @@
-"""`watch job|mine|gpus` in the console: after the watch is set (through dispatch, as in
-Slack), poll its cluster here, with the same ticks `bot serve` schedules, and let the
-terminal outbox print what the job's thread would get. A job's watch returns when the job
-ends, a one-shot GPU watch when it fires; the others (and any of them) stop on Ctrl-C."""
+"""`watch job|mine|gpus` and `flow run` in the console: after the watch is set or the run
+submitted (through dispatch, as in Slack), poll its cluster here, with the same ticks
+`bot serve` schedules, and let the terminal outbox print what the thread would get. A job's
+watch returns when the job ends, a run when it ends, a one-shot GPU watch when it fires; the
+others (and any of them) stop on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -13,13 +14,15 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 from bot.core import commands as c
 from bot.core.clusters import Clusters
+from bot.core.flows.store import FlowStore
 from bot.core.watches.store import WatchStore
 
 log = logging.getLogger(__name__)
 
 Tick = Callable[[str], Awaitable[object]]  # as bot/core/poll.py (not imported: APScheduler)
 JOB_POLL = 5.0  # a one-job watch polls at least this often: the user is waiting for it
-FOLLOWED = (c.WatchJob, c.WatchMine, c.WatchGpus)
+FOLLOWED = (c.WatchJob, c.WatchMine, c.WatchGpus, c.FlowRunCommand)
+UNTIL_IT_ENDS = (c.WatchJob, c.FlowRunCommand)
 
 
 @contextlib.contextmanager
@@ -47,9 +50,11 @@ class Follower:
         ticks: Sequence[Tick],
         poll_interval: float,
         write: Callable[[str], None] = print,
+        runs: FlowStore | None = None,
     ) -> None:
         self.clusters = clusters
         self.store = store
+        self.runs = runs
         self.ticks = ticks
         self.poll_interval = poll_interval
         self.write = write
@@ -61,8 +66,12 @@ class Follower:
         cluster = self.clusters.client(user_id, cmd.cluster)[0].name
         if isinstance(cmd, c.WatchGpus) and not await self.store.gpu_watches(cluster):
             return  # enough GPUs were free already: no watch was set
-        every = min(self.poll_interval, JOB_POLL) if isinstance(cmd, c.WatchJob) else None
-        until = "until the job ends" if isinstance(cmd, c.WatchJob) else "until Ctrl-C"
+        if isinstance(cmd, c.FlowRunCommand) and (cmd.dry_run or await self._runs_over(cluster)):
+            return  # nothing was submitted, or it ended already (refused)
+        every = min(self.poll_interval, JOB_POLL) if isinstance(cmd, UNTIL_IT_ENDS) else None
+        until = {c.WatchJob: "until the job ends", c.FlowRunCommand: "until the run ends"}.get(
+            type(cmd), "until Ctrl-C"
+        )
         self.write(f"following here {until} (Ctrl-C stops)")
         stop = asyncio.Event()
         try:
@@ -84,7 +93,12 @@ class Follower:
             except Exception:  # as `bot serve`: one failing part must not starve the other
                 log.exception("polling %s failed", cluster)
 
+    async def _runs_over(self, cluster: str) -> bool:
+        return self.runs is None or not await self.runs.active(cluster)
+
     async def _over(self, cluster: str, cmd: c.Command) -> bool:
+        if isinstance(cmd, c.FlowRunCommand):
+            return await self._runs_over(cluster)
         if isinstance(cmd, c.WatchJob):
             thread = await self.store.thread(cluster, cmd.job_id)
             return thread is None or thread.done
