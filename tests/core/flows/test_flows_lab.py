@@ -175,7 +175,7 @@ jobs:
 
 
 async def test_flow_cancel_leaves_nothing_of_the_run_queued(bot: tuple[Runtime, Recorder]) -> None:
-    rt, out = bot
+    rt, _ = bot
     text = """name: long
 jobs:
   - name: first
@@ -207,7 +207,9 @@ async def test_a_bad_workflow_gets_one_line_and_submits_nothing(
         "name: x\njobs:\n  - name: a\n    command: true\n    gpus: 2\n": "unknown key `gpus`",
         "name: x\njobs:\n  - name: a\n    command: x\n    depends_on: [b]\n": "`b`",
         "name: x\njobs:\n  - name: a\n    command: x\n    memory: lots\n": "invalid memory `lots`",
-        "name: x\njobs:\n  - name: a\n    command: x\n    partition: gpux\n": "unknown partition `gpux`",
+        "name: x\njobs:\n  - name: a\n    command: x\n    partition: gpux\n": (
+            "unknown partition `gpux`"
+        ),
     }
     for text, why in bad.items():
         reply = await _run(rt, text)
