@@ -243,10 +243,12 @@ jobs:
     named = await _run(rt, f"name: 'x;touch {mark}'\njobs:\n  - name: a\n    command: x\n")
     assert isinstance(named, r.ErrorReply)
     for job_id in _ids(run).values():
+
+        async def tail_of(j: str = job_id) -> r.Reply:
+            return await rt.dispatch.handle(ALICE, f"tail {j}")
+
         tail = await eventually(
-            lambda j=job_id: rt.dispatch.handle(ALICE, f"tail {j}"),
-            lambda t: isinstance(t, r.TailReply) and "=" in t.text,
-            timeout=20,
+            tail_of, lambda t: isinstance(t, r.TailReply) and "=" in t.text, timeout=20
         )
         assert isinstance(tail, r.TailReply) and f"$(touch {mark})" in tail.text, tail
     assert not mark.exists()
