@@ -34,6 +34,7 @@ class TerminalOutbox:
     def __init__(self, write: Callable[[str], None] = _print) -> None:
         self.write = write
         self._ts = itertools.count(1)
+        self._ended: set[str] = set()  # runs whose final table is printed
 
     def _next_ts(self) -> str:
         return f"terminal.{next(self._ts)}"
@@ -67,7 +68,11 @@ class TerminalOutbox:
         return self._next_ts()
 
     async def update_run(self, run: FlowRun) -> None:
-        """Nothing: each change of the table is printed as it is posted (post_in_run)."""
+        """The table once more when the run has ended; before that each change is printed
+        as it is posted (post_in_run)."""
+        if not run.active and run.id not in self._ended:
+            self._ended.add(run.id)
+            self.write(render_text(r.FlowRunReply(run=run)))
 
     async def post_in_run(self, run: FlowRun, post: ThreadPost) -> None:
         if post.before_send is not None:

@@ -36,3 +36,14 @@ async def test_a_run_prints_its_table_once_then_each_post_named_after_it() -> No
         "diamond: ValueError",
     ]
     assert not await outbox.posted_in_run(run, 2)
+
+
+async def test_an_ended_run_prints_its_final_table_once() -> None:
+    lines: list[str] = []
+    outbox = TerminalOutbox(lines.append)
+    run = flow_run([flow_step("a", job_id="7", state=JobState.COMPLETED)])
+    ended = run.model_copy(update={"active": False, "outcome": "completed"})
+    await outbox.update_run(ended)
+    await outbox.update_run(ended)
+    [table] = lines
+    assert "completed" in table.splitlines()[0] and "COMPLETED" in table

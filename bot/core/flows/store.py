@@ -3,14 +3,13 @@ and by user until the retention has passed since it ended."""
 
 from __future__ import annotations
 
-import time
 from contextlib import AbstractAsyncContextManager
 
 from bot.core.flowruns import FlowRun
 from bot.core.ids import insert_unique
+from bot.core.retention import Retention
 from bot.store.port import State
 
-PRUNE_EVERY = 3600.0  # history is kept by the hour: pruning more often finds nothing
 RETENTION = 14 * 86400.0
 
 
@@ -19,7 +18,7 @@ class FlowStore:
         self.state = state
         self.flows = state.flows
         self.retention = retention
-        self._pruned = 0.0
+        self._retention = Retention(retention, self.flows.prune)
 
     def batch(self) -> AbstractAsyncContextManager[None]:
         """A poll tick: its saves become durable together when it ends."""
@@ -53,14 +52,7 @@ class FlowStore:
         return sorted(runs, key=lambda r: r.created, reverse=True)
 
     def kept_since(self, now: float | None = None) -> float:
-        """Runs that ended before this are forgotten."""
-        return (time.time() if now is None else now) - self.retention
+        return self._retention.kept_since(now)
 
     async def prune(self, now: float | None = None) -> int:
-        """Forget runs that ended longer than the retention ago; at most once an hour (a
-        poll tick calls it), so it costs nothing most of the time."""
-        now = time.time() if now is None else now
-        if now - self._pruned < PRUNE_EVERY:
-            return 0
-        self._pruned = now
-        return await self.flows.prune(self.kept_since(now))
+        return await self._retention.prune(now)

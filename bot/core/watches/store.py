@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from contextlib import AbstractAsyncContextManager
 
 from bot.core.ids import insert_unique
 from bot.core.records import JobThread, Watch
+from bot.core.retention import Retention
 from bot.store.port import State
-
-PRUNE_EVERY = 3600.0  # history is kept by the hour: pruning more often finds nothing
 
 
 class WatchStore:
@@ -19,7 +17,7 @@ class WatchStore:
     def __init__(self, state: State, retention: float = 30 * 86400) -> None:
         self.state = state
         self.retention = retention
-        self._pruned = 0.0
+        self._retention = Retention(retention, self.state.threads.prune)
 
     def batch(self) -> AbstractAsyncContextManager[None]:
         """A poll tick: its saves become durable together when it ends."""
@@ -55,17 +53,10 @@ class WatchStore:
         await self.state.threads.close([{**d, "done": True} for d in docs if d and not d["done"]])
 
     def kept_since(self, now: float | None = None) -> float:
-        """Threads closed before this are forgotten."""
-        return (time.time() if now is None else now) - self.retention
+        return self._retention.kept_since(now)
 
     async def prune(self, now: float | None = None) -> int:
-        """Forget threads closed longer than the retention ago; at most once an hour (a
-        poll tick calls it), so it costs nothing most of the time."""
-        now = time.time() if now is None else now
-        if now - self._pruned < PRUNE_EVERY:
-            return 0
-        self._pruned = now
-        return await self.state.threads.prune(self.kept_since(now))
+        return await self._retention.prune(now)
 
     async def add_watch(self, watch: Watch) -> Watch:
         """Store a new watch; returned with the id it got (its own unless that was taken)."""

@@ -200,3 +200,21 @@ async def test_after_a_crash_a_post_found_in_the_thread_is_not_posted_again() ->
     status = (await bot.client.survey(None, pending.live_ids())).status
     run = await restarted.advance(bot.client, pending, status)
     assert run.in_flight is None and sum("RUNNING" in t for t in bot.texts(run)) == 1
+
+
+async def test_a_cell_half_submitted_when_the_bot_died_is_completed_not_doubled() -> None:
+    bot = Bot()
+    run = await bot.store.add(diamond())
+    run = run.model_copy(update={"parent_ts": await bot.out.post_run(run)})
+    full = await bot.monitor.submit(bot.client, run, 0)  # all four reach Slurm...
+    d = bot.sim.jobs.pop(full.cells[0].steps[3].job_id or "")  # ...but d never did
+    bot.sim.next_id = int(d.job_id) + 1
+    died = run.model_copy(
+        update={"cells": [run.cells[0].model_copy(update={"phase": "submitting"})]}
+    )  # the record as saved before the first sbatch
+    run = await bot.step(died)
+    assert run.cells[0].phase == "submitted"
+    assert sorted(j.name for j in bot.sim.jobs.values()) == [f"diamond.{n}" for n in "abcd"]
+    by_name = {s.name: s.job_id for s in run.cells[0].steps}
+    assert by_name["a"] == full.cells[0].steps[0].job_id  # found again, not submitted twice
+    assert bot.sim.last("diamond.d").dependency == f"afterok:{by_name['b']}:{by_name['c']}"

@@ -12,8 +12,9 @@ import pytest
 
 from bot.core import ids
 from bot.core.flowruns import FlowCell, FlowRun, FlowStep
-from bot.core.flows.store import PRUNE_EVERY, FlowStore
+from bot.core.flows.store import FlowStore
 from bot.core.models import JobState
+from bot.core.retention import PRUNE_EVERY
 from bot.store.state import open_state
 
 DAY = 86400.0

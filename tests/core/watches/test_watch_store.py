@@ -11,7 +11,8 @@ import pytest
 
 from bot.core.models import JobState
 from bot.core.records import JobThread, Watch
-from bot.core.watches.store import PRUNE_EVERY, WatchStore
+from bot.core.retention import PRUNE_EVERY
+from bot.core.watches.store import WatchStore
 from bot.store.state import open_state
 
 DAY = 86400.0
