@@ -18,6 +18,7 @@ from bot.core.models import Job, shown
 from bot.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:  # jinja2 loads with the first script rendered, not with every command
+    from jinja2 import Template
     from jinja2.sandbox import SandboxedEnvironment
 
 BUILTIN_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
@@ -65,6 +66,7 @@ class ScriptRenderer:
         self._builtin = set(self._paths) if builtin_dir is None else set()
         self._builtin -= set(extra or {})
         self._paths.update(extra or {})
+        self._compiled: dict[str, Template] = {}
 
     @cached_property
     def _env(self) -> SandboxedEnvironment:
@@ -111,7 +113,10 @@ class ScriptRenderer:
 
         path = self.path(job.template)
         try:
-            template = self._env.from_string(path.read_text(encoding="utf-8"))
+            source = path.read_text(encoding="utf-8")
+            # Compiled once per text: a 50-job workflow renders one template 50 times.
+            template = self._compiled.get(source) or self._env.from_string(source)
+            self._compiled[source] = template
         except (OSError, TemplateError) as e:
             raise ConfigError(f"template `{job.template}` ({path}) cannot be loaded: {e}") from None
         script = template.render(job=job, res=job.resources, env=job.environment)
