@@ -23,6 +23,7 @@ from bot.config import (
     login_node_config,
     on_login_node,
     state_dir,
+    store_url,
 )
 from bot.console.repl import help_without_config, repl, run_one
 from bot.errors import BotError, ConfigError
@@ -199,13 +200,45 @@ async def _check_slack() -> int:
     return 0
 
 
+async def _check_store(config: Config) -> int:
+    """Where the state is and whether it answers; with PostgreSQL, which clusters this replica
+    would poll right now (the leases it could take: another replica holds the rest)."""
+    url = store_url(config)
+    if url is None:
+        from bot.store.tiny import TinyBackend
+
+        print(f"ok    store: {await TinyBackend(state_dir()).describe()}")
+        return 0
+    from bot.store.postgres import PgBackend
+
+    try:
+        backend = PgBackend(url)
+    except BotError as e:
+        print(f"FAIL  store: {e}")
+        return 1
+    try:
+        ok, text = await backend.status()
+        print(f"{'ok   ' if ok else 'FAIL '} store: {text}")
+        if not ok:
+            return 1
+        for cluster in config.cluster_names:
+            lease = f"poll:{cluster}"  # as bot/core/poll.py names it
+            if await backend.leases.hold(lease):
+                print(f"ok    lease {lease}: free, this replica would poll {cluster}")
+            else:
+                print(f"ok    lease {lease}: held by another replica, which polls {cluster}")
+    finally:
+        await backend.close()  # and the leases it took with it
+    return 0
+
+
 async def _check(config: Config, config_file: str) -> int:
     """Log in to every cluster as every mapped account and ask Slurm for its partitions."""
     from bot.runtime import check_clusters
 
     _warn_exposed(config_file)
     clusters = check_clusters(config)
-    failures = await _check_slack()
+    failures = await _check_slack() + await _check_store(config)
     try:
         for cluster in config.clusters:
             for user_id, grant in config.access.users.items():

@@ -16,14 +16,17 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    field_serializer,
     field_validator,
     model_validator,
 )
 
 from bot.core.models import ContainerResource, Job, JobEnvironment, JobResource
 from bot.errors import ConfigError
+from bot.store.url import is_postgres, redact
 
 DEFAULT_CONFIG_PATH = "./srunx-bot.yaml"
+STORE_ENV = "SRUNX_BOT_STORE"  # the store's URL; wins over `store:` (it may hold a password)
 LOCAL_CLUSTER = "local"  # the cluster of the console's login-node default
 SLURM_COMMANDS = ("sinfo", "sbatch")  # on the PATH: this host is a login node
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -213,6 +216,20 @@ class Config(_Strict):
     templates: dict[str, Path] = Field(default_factory=dict)
     templates_dir: Path | None = None
     defaults: Defaults = Field(default_factory=Defaults)
+    # Shared by every replica: `postgresql://USER@HOST:PORT/DB`; none = TinyDB files in the
+    # state directory. Never shown with its password (`config show`).
+    store: str | None = None
+
+    @field_validator("store")
+    @classmethod
+    def _store(cls, v: str | None) -> str | None:
+        if v is not None and not is_postgres(v):
+            raise ValueError("use a PostgreSQL URL: postgresql://USER@HOST:PORT/DATABASE")
+        return v
+
+    @field_serializer("store")
+    def _store_shown(self, v: str | None) -> str | None:
+        return None if v is None else redact(v)
 
     @field_validator("clusters")
     @classmethod
@@ -308,6 +325,12 @@ def load_config(path: str | None = None) -> Config:
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"config {path} is not valid YAML{where}") from None
     return parse_config(data, path)
+
+
+def store_url(config: Config) -> str | None:
+    """The PostgreSQL store the state lives in (`$SRUNX_BOT_STORE`, else `store:`); None:
+    TinyDB files in `state_dir()`."""
+    return os.environ.get(STORE_ENV) or config.store
 
 
 def state_dir() -> Path:

@@ -47,3 +47,8 @@ class UnreachableError(TransportError):
 
 class KeyFileError(TransportError):
     """One account's SSH key file is missing or cannot be loaded (malformed, passphrase)."""
+
+
+class TakenElsewhere(Exception):
+    """Another replica on the same store recorded this post (a transition, a report slot)
+    first: this one must not post it. Not a BotError: no user ever sees it."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from bot.config import Config, state_dir
+from bot.config import Config, state_dir, store_url
 from bot.core.access import Access
 from bot.core.audit import AuditLog
 from bot.core.clusters import Clusters
@@ -35,7 +35,7 @@ from bot.core.watches.gpus import GpuWatcher
 from bot.core.watches.monitor import JobMonitor
 from bot.core.watches.store import WatchStore
 from bot.store.port import State
-from bot.store.state import open_state
+from bot.store.state import open_state, open_store
 from bot.transport.pool import TransportPool
 
 if TYPE_CHECKING:
@@ -151,6 +151,7 @@ class Runtime:
             self.config.notify.poll_interval,
             self.ticks,
             self.reports,
+            self.state.leases,
         )
 
     def slack_app(self, client: AsyncWebClient, settings: SlackSettings, *, http: bool) -> AsyncApp:
@@ -215,11 +216,13 @@ async def serve(
     from bot.slack.notifier import SlackNotifier
 
     client = slack.web_client(settings)
-    state = open_state(state_dir())  # an old state.json there is imported first, once
+    # PostgreSQL when configured; else the files (an old state.json there imported first, once)
+    state = open_store(store_url(config), state_dir())
     rt = await Runtime.open(
         config, state, SlackNotifier(client), audit=audit_log(), config_file=config_file
     )
     try:
+        log.info("store: %s", await state.describe())
         app = rt.slack_app(client, settings, http=http)
         log.info("Slack bot %s", await slack.check_token(app))
         scheduler = await rt.start_polling()

@@ -35,6 +35,7 @@ class Lab:
     host: str = "127.0.0.1"
     ssh_port: int = 2222
     jump_port: int = 2223
+    pg_port: int = 55432
 
     @classmethod
     def from_env(cls) -> Lab:
@@ -42,7 +43,23 @@ class Lab:
             dir=Path(os.environ.get("LAB_DIR", "/tmp/srunx-lab")),
             ssh_port=int(os.environ.get("LAB_SSH_PORT", "2222")),
             jump_port=int(os.environ.get("LAB_JUMP_PORT", "2223")),
+            pg_port=int(os.environ.get("LAB_PG_PORT", "55432")),
         )
+
+    @property
+    def pg_url(self) -> str:
+        """The lab's PostgreSQL (tests/lab/start.sh), as a deployment's `store:` names it."""
+        return f"postgresql://srunx:srunxlab@{self.host}:{self.pg_port}/srunx"
+
+    def why_no_postgres(self) -> str | None:
+        try:
+            with socket.create_connection((self.host, self.pg_port), timeout=2):
+                return None
+        except OSError as e:
+            return (
+                f"lab PostgreSQL not listening on {self.host}:{self.pg_port} ({e.strerror}): "
+                "run tests/lab/start.sh"
+            )
 
     @property
     def known_hosts(self) -> Path:

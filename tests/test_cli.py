@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 import stat
@@ -9,9 +10,11 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from storekit import NOWHERE, pg_place, taken
 
 from bot.cli import main
 
@@ -142,8 +145,8 @@ def test_serve_and_check_without_a_config_keep_refusing(
     assert err == NOT_FOUND + "\n"
 
 
-def _local_config(path: Path) -> None:
-    path.write_text(yaml.safe_dump({"clusters": [{"name": "local"}]}))
+def _local_config(path: Path, **extra: Any) -> None:
+    path.write_text(yaml.safe_dump({"clusters": [{"name": "local"}], **extra}))
 
 
 def test_check_warns_about_config_and_state_readable_by_others(
@@ -175,6 +178,68 @@ def test_check_is_quiet_about_private_config_and_state(
     assert main(["check"]) == 0
     out, _ = capsys.readouterr()
     assert "readable by other users" not in out
+
+
+def _private_config(path: Path, **extra: Any) -> None:
+    _local_config(path, **extra)
+    path.chmod(0o600)
+
+
+def test_check_says_where_the_state_is(
+    fresh_clone: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _private_config(fresh_clone / "srunx-bot.yaml")
+    assert main(["check"]) == 0
+    out, _ = capsys.readouterr()
+    assert f"ok    store: TinyDB files in {fresh_clone / 'state'} (one process)\n" in out
+
+
+def test_check_fails_on_a_store_it_cannot_reach_and_the_environment_wins(
+    fresh_clone: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configured = "postgresql://cfg:Other-Pw@127.0.0.1:2/cfgdb"
+    _private_config(fresh_clone / "srunx-bot.yaml", store=configured)
+    monkeypatch.setenv("SRUNX_BOT_STORE", NOWHERE)
+    assert main(["check"]) == 1
+    out, err = capsys.readouterr()
+    assert "FAIL  store: PostgreSQL srunx@127.0.0.1:1/srunx: Connection refused\n" in out
+    assert "lease" not in out and "cfgdb" not in out
+    assert "Sekrit" not in out + err
+
+
+def test_config_show_masks_the_stores_password(
+    fresh_clone: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    access = {"users": {ME: {"account": ME}}, "admins": [ME]}
+    _private_config(fresh_clone / "srunx-bot.yaml", access=access, store=NOWHERE)
+    assert main(["console", "-c", "config show"]) == 0
+    out, _ = capsys.readouterr()
+    assert "store: postgresql://srunx:***@127.0.0.1:1/srunx" in out and "Sekrit" not in out
+
+
+_CHECK = "import sys; from bot.cli import main; sys.exit(main(['check']))"
+
+
+@pytest.mark.lab
+async def test_check_names_the_schema_and_which_clusters_this_replica_would_poll(
+    fresh_clone: Path, tmp_path: Path
+) -> None:
+    clusters = [{"name": "local"}, {"name": "other"}]
+    (fresh_clone / "srunx-bot.yaml").write_text(yaml.safe_dump({"clusters": clusters}))
+    async with pg_place(tmp_path) as pg:
+        running = pg.backend()  # a replica already serving, polling `other`
+        assert await running.leases.hold("poll:other")
+        env = {**os.environ, "SRUNX_BOT_STORE": pg.url}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", _CHECK, env=env, stdout=subprocess.PIPE
+        )
+        out = (await proc.communicate())[0].decode()
+        assert proc.returncode == 0, out
+        assert await taken(pg.backend().leases, "poll:local")  # freed when `check` exited
+    assert "ok    store: PostgreSQL srunx@127.0.0.1:" in out and "/srunx, no schema yet" in out
+    assert "ok    lease poll:local: free, this replica would poll local\n" in out
+    assert "ok    lease poll:other: held by another replica, which polls other\n" in out
+    assert "srunxlab" not in out
 
 
 _LOGS = """

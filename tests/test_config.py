@@ -105,6 +105,7 @@ def test_bad_yaml(tmp_path: Path) -> None:
         ("clusters:\n  - name: a\naccess:\n  admins: U1\n", "access.admins", "valid list"),
         ("clusters:\n  - name: a\nstate:\n  retention: 1 month\n", "state.retention", "30d"),
         ("clusters:\n  - name: a\nstate:\n  retention: 0\n", "state.retention", "than 0"),
+        ("clusters:\n  - name: a\nstore: mysql://u:pw@db/x\n", "store", "a PostgreSQL URL"),
     ],
 )
 def test_invalid_values_name_file_and_key(tmp_path: Path, text: str, key: str, detail: str) -> None:

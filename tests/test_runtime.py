@@ -73,7 +73,11 @@ async def test_the_poll_schedule_has_a_job_per_configured_cluster() -> None:
     rt = await Runtime.open(parse_config(CONFIG, "test config"))
     scheduler = await rt.start_polling()
     try:
-        assert sorted(j.id for j in scheduler.get_jobs()) == ["poll-jump", "poll-lab"]
+        assert sorted(j.id for j in scheduler.get_jobs()) == [
+            "poll-jump",
+            "poll-lab",
+            "reports-sync",
+        ]
     finally:
         scheduler.shutdown(wait=False)
         await rt.close()

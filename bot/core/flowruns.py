@@ -97,6 +97,7 @@ class FlowRun(_Record):
     in_flight: PendingPost | None = None
     active: bool = True
     outcome: Literal["", "completed", "failed", "cancelled"] = ""
+    cancelled_by: str | None = None  # the Slack user who cancelled it (the owner or an admin)
 
     def steps(self) -> list[tuple[FlowCell, FlowStep]]:
         return [(cell, step) for cell in self.cells for step in cell.steps]

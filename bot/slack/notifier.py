@@ -27,7 +27,7 @@ from bot.core.replies import FlowRunReply, Reply, StatusReply
 from bot.errors import PostRefused
 from bot.render.blocks import render_blocks
 from bot.render.kit import section
-from bot.render.mrkdwn import escape
+from bot.render.mrkdwn import escape, with_mentions
 from bot.slack.failures import SLACK_FAILURES, slack_error
 
 log = logging.getLogger(__name__)
@@ -151,8 +151,17 @@ class SlackNotifier:
         )
 
     async def post_in_run(self, run: FlowRun, post: ThreadPost) -> None:
+        """A post in the run's thread; the `<@OWNER>` it names stays a mention (`flow cancel`
+        says who cancelled), any other `<@...>` (a job's output) stays text."""
         meta = _post_mark(run.cluster, _run_key(run), run.seq, post)
-        await self._post_marked(run.channel, run.parent_ts, post, meta, broadcast=False)
+        await self._post_marked(
+            run.channel,
+            run.parent_ts,
+            post,
+            meta,
+            broadcast=False,
+            mentions=[run.user_id, *([run.cancelled_by] if run.cancelled_by else [])],
+        )
 
     async def posted_in_run(self, run: FlowRun, seq: int) -> bool:
         want = job_metadata(run.cluster, _run_key(run), seq, "transition")
@@ -165,10 +174,11 @@ class SlackNotifier:
         post: ThreadPost,
         meta: dict[str, Any],
         broadcast: bool,
+        mentions: list[str] | None = None,
     ) -> None:
         """A reply in a thread carrying its mark; `before_send` runs inside the channel's
         slot, as the message leaves (a crash after it is resolved by `_marked`)."""
-        safe = escape(post.text)
+        safe = with_mentions(post.text, mentions or [])
         async with self.pacer.slot(channel):
             if post.before_send is not None:
                 await post.before_send()

@@ -68,6 +68,12 @@ class Collection(Protocol):
 
     async def upsert(self, doc: Doc, *, now: bool = False) -> None: ...
 
+    async def replace_if(self, doc: Doc, expect: dict[str, Any]) -> bool:
+        """Replace the live record with `doc`'s key by `doc`, only if its fields equal
+        `expect` (a missing field equals None), atomically among every process sharing the
+        backend; whether it was replaced. Durable when it returns, batch or not."""
+        ...
+
     async def upsert_many(self, docs: Iterable[Doc]) -> None:
         """Many records in one durable write."""
         ...
@@ -85,8 +91,35 @@ class Collection(Protocol):
         ...
 
 
+class Leases(Protocol):
+    async def hold(self, name: str) -> bool: ...
+
+    def held(self) -> list[str]: ...
+
+
+class OneProcess:
+    """The leases of a backend only one process uses (files, memory): it holds them all."""
+
+    def __init__(self) -> None:
+        self._held: set[str] = set()
+
+    async def hold(self, name: str) -> bool:
+        self._held.add(name)
+        return True
+
+    def held(self) -> list[str]:
+        return sorted(self._held)
+
+
 class Backend(Protocol):
     def collection(self, spec: Spec) -> Collection: ...
+
+    @property
+    def leases(self) -> Leases: ...
+
+    async def describe(self) -> str:
+        """What and where it is, and whether it answers; never a password."""
+        ...
 
     def batch(self) -> AbstractAsyncContextManager[None]:
         """Writes inside (by this task) become durable together when it exits."""

@@ -134,3 +134,14 @@ class LiveReads:
 
     async def upsert(self, doc: Doc, *, now: bool = False) -> None:
         raise NotImplementedError
+
+    async def replace_if(self, doc: Doc, expect: dict[str, Any]) -> bool:
+        # One process, one event loop: nothing runs between the look and the write.
+        text = self._live.get(str(doc[self.spec.key]))
+        if text is None:
+            return False
+        current = json.loads(text)
+        if any(current.get(k) != v for k, v in expect.items()):
+            return False
+        await self.upsert(doc, now=True)
+        return True

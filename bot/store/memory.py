@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from bot.store.backend import Doc, Fields, Spec
+from bot.store.backend import Doc, Fields, OneProcess, Spec
 from bot.store.history import HOUR
 from bot.store.live import Live, LiveReads, values
 
@@ -61,6 +61,10 @@ class MemoryCollection(LiveReads):
 class MemoryBackend:
     def __init__(self) -> None:
         self._collections: dict[str, MemoryCollection] = {}
+        self.leases = OneProcess()
+
+    async def describe(self) -> str:
+        return "memory (this process only; nothing is kept)"
 
     def collection(self, spec: Spec) -> MemoryCollection:
         have = self._collections.setdefault(spec.name, MemoryCollection(spec))

@@ -3,11 +3,15 @@
 The feature stores (bot/core/watches/store.py, bot/core/reports/store.py,
 bot/core/flows/store.py, bot/core/prefs.py, bot/slack/dedup.py) turn their models into records
 and back; a backend implements this port (bot/store/state.py does it on any
-bot/store/backend.py collections: TinyDB files, memory; PostgreSQL is next). The contract
-every backend passes is tests/store/test_port.py.
+bot/store/backend.py collections: TinyDB files, memory, PostgreSQL). The contract every
+backend passes is tests/store/test_port.py.
 
 Writes are durable when they return, except inside `batch()` (a poll tick's post-marks),
 where they become durable together when it ends; `now=True` is durable at once even there.
+
+Several replicas may share one store (PostgreSQL): `claim` is the conditional write that lets
+only one of them post a given transition or report slot, and `leases` which of them polls
+a cluster. A backend for one process (TinyDB files, memory) holds every lease.
 """
 
 from __future__ import annotations
@@ -28,6 +32,12 @@ class Threads(Protocol):
     async def by_key(self, key: str) -> Doc | None: ...
 
     async def at(self, channel: str, thread_ts: str) -> Doc | None: ...
+
+    async def claim(self, doc: Doc, seq: int) -> bool:
+        """Save `doc` (a transition about to be posted) only if the stored thread has posted
+        `seq` transitions and has none in flight; False (nothing saved) when another replica
+        got there first. Durable when it returns, batch or not."""
+        ...
 
     async def open_json(self, cluster: str | None = None) -> list[str]:
         """The open threads (of one cluster), each as its JSON text: a poll tick reads
@@ -70,6 +80,11 @@ class Reports(Protocol):
 
     async def save(self, doc: Doc) -> None: ...
 
+    async def claim(self, doc: Doc, last_slot: float | None) -> bool:
+        """Save `doc` (the next slot taken) only if the stored schedule's `last_slot` is still
+        `last_slot`: of the replicas firing one slot, one posts it. Durable when it returns."""
+        ...
+
     async def get(self, report_id: str) -> Doc | None: ...
 
     async def of_user(self, user_id: str | None = None) -> list[Doc]: ...
@@ -89,6 +104,11 @@ class Flows(Protocol):
     async def save(self, doc: Doc, *, now: bool = False) -> None: ...
 
     async def get(self, run_id: str) -> Doc | None: ...
+
+    async def claim(self, doc: Doc, seq: int) -> bool:
+        """As `Threads.claim`: save `doc` (a post about to leave) only if the stored run is at
+        `seq` with nothing in flight. Durable when it returns."""
+        ...
 
     async def active_json(self, cluster: str) -> list[str]:
         """The active runs of a cluster, each as its JSON text (as `Threads.open_json`)."""
@@ -129,6 +149,19 @@ class Seen(Protocol):
         ...
 
 
+class Leases(Protocol):
+    """Which replica does a cluster's polling: a lease is held by one process at a time, and
+    is freed when that process dies (its database session ends)."""
+
+    async def hold(self, name: str) -> bool:
+        """Take the lease `name`, or keep it; False while another process holds it."""
+        ...
+
+    def held(self) -> list[str]:
+        """The leases this process holds now."""
+        ...
+
+
 class State(Protocol):
     @property
     def threads(self) -> Threads: ...
@@ -147,6 +180,14 @@ class State(Protocol):
 
     @property
     def seen(self) -> Seen: ...
+
+    @property
+    def leases(self) -> Leases: ...
+
+    async def describe(self) -> str:
+        """The backend, where it is, and whether it answers (for `bot check`); never a
+        password."""
+        ...
 
     def batch(self) -> AbstractAsyncContextManager[None]:
         """Writes inside (by this task) become durable together when it exits."""

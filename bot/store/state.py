@@ -1,7 +1,8 @@
 """The storage port (bot/store/port.py) on a backend's collections, and where the state lives.
 
 `open_state(dir)`: TinyDB-format files in `dir` (an old single `state.json` there is imported
-first, once); `open_state(None)`: memory only, for a session (the console).
+first, once); `open_state(None)`: memory only, for a session (the console);
+`open_store(url, dir)`: PostgreSQL at `url` (shared by replicas), else the files in `dir`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.store.backend import Backend, Collection, Doc, Spec
+from bot.store.backend import Backend, Collection, Doc, Leases, Spec
 from bot.store.history import HOUR
 
 if TYPE_CHECKING:
@@ -52,6 +53,9 @@ class StoredThreads:
 
     async def at(self, channel: str, thread_ts: str) -> Doc | None:
         return await self._c.find_one(channel=channel, thread_ts=thread_ts)
+
+    async def claim(self, doc: Doc, seq: int) -> bool:
+        return await self._c.replace_if(doc, {"seq": seq, "in_flight": None})
 
     async def open_json(self, cluster: str | None = None) -> list[str]:
         return await (self._c.all_json() if cluster is None else self._c.find_json(cluster=cluster))
@@ -98,6 +102,9 @@ class StoredWatches(_ByUser):
 
 
 class StoredReports(_ByUser):
+    async def claim(self, doc: Doc, last_slot: float | None) -> bool:
+        return await self._c.replace_if(doc, {"last_slot": last_slot})
+
     async def get(self, report_id: str) -> Doc | None:
         return await self._c.get(report_id)
 
@@ -129,6 +136,9 @@ class StoredFlows:
 
     async def get(self, run_id: str) -> Doc | None:
         return await self._c.get(run_id)
+
+    async def claim(self, doc: Doc, seq: int) -> bool:
+        return await self._c.replace_if(doc, {"seq": seq, "in_flight": None})
 
     async def active_json(self, cluster: str) -> list[str]:
         return await self._c.find_json(cluster=cluster)
@@ -210,6 +220,13 @@ class CollectionState:
         self.prefs = StoredPrefs(backend.collection(PREFS), backend.collection(DEFAULTS))
         self.seen = StoredSeen(backend.collection(SEEN))
 
+    @property
+    def leases(self) -> Leases:
+        return self.backend.leases
+
+    async def describe(self) -> str:
+        return await self.backend.describe()
+
     def batch(self) -> AbstractAsyncContextManager[None]:
         return self.backend.batch()
 
@@ -233,6 +250,15 @@ def open_state(root: Path | None) -> CollectionState:
             worker.submit(asyncio.run, _import(TinyBackend(root), old)).result()
         legacy.retire(root)
     return CollectionState(TinyBackend(root))
+
+
+def open_store(url: str | None, root: Path) -> CollectionState:
+    """Nothing connects yet: the first use does (and migrates the schema)."""
+    if url is None:
+        return open_state(root)
+    from bot.store.postgres import PgBackend
+
+    return CollectionState(PgBackend(url))
 
 
 async def _import(backend: Backend, old: Legacy) -> None:

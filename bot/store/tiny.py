@@ -30,7 +30,7 @@ from bot.store.atomic import (
     remove_durably,
     write_atomic,
 )
-from bot.store.backend import Doc, Fields, Spec
+from bot.store.backend import Doc, Fields, OneProcess, Spec
 from bot.store.durable import DurableFile
 from bot.store.history import History
 from bot.store.journal import Journal
@@ -202,6 +202,10 @@ class TinyBackend:
         make_private_dir(root)
         self.root = root
         self._collections: dict[str, TinyCollection] = {}
+        self.leases = OneProcess()  # one process per state dir: it leads every cluster
+
+    async def describe(self) -> str:
+        return f"TinyDB files in {self.root.absolute()} (one process)"
 
     def collection(self, spec: Spec) -> TinyCollection:
         """The collection, loaded from its files the first time it is asked for."""

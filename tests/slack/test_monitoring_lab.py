@@ -47,7 +47,7 @@ async def test_watch_gpus_alerts_the_caller_once_when_the_gpus_free_up(http_bot:
         await _mention(http_bot, ALICE, "watch gpus 2 -p gpu")
         [ack] = await http_bot.standin.wait_for("chat.postEphemeral", timeout=30)
         assert "when 2 GPUs are free on gpu on lab (now 0 free)" in text_of(ack)
-        await poll(rt.ticks, "lab")
+        await poll(rt.ticks, "lab", rt.state.leases)
         assert not http_bot.standin.calls_to("chat.postMessage")
         await client.transport.run(["scancel", job_id])
 
@@ -55,12 +55,12 @@ async def test_watch_gpus_alerts_the_caller_once_when_the_gpus_free_up(http_bot:
             return [c for c in http_bot.standin.calls_to("chat.postMessage") if "<@" in text_of(c)]
 
         async def polled() -> int:
-            await poll(rt.ticks, "lab")
+            await poll(rt.ticks, "lab", rt.state.leases)
             return len(alerts())
 
         await eventually(polled, lambda n: n >= 1, timeout=40, interval=1)
         for _ in range(2):
-            await poll(rt.ticks, "lab")
+            await poll(rt.ticks, "lab", rt.state.leases)
         [alert] = alerts()
         assert alert.params["channel"] == "C1" and f"<@{ALICE}>" in text_of(alert)
         assert "8/8" in text_of(alert) and "on gpu on lab" in text_of(alert)

@@ -211,3 +211,12 @@ async def test_a_refused_run_message_says_to_invite_the_bot(
     standin.fail_next("chat.postMessage", status=200, error="channel_not_found")
     with pytest.raises(PostRefused, match=r"\(channel_not_found\); invite @srunx to <#C1> first"):
         await notifier.post_run(flow_run([flow_step("a")]))
+
+
+async def test_who_cancelled_a_run_is_a_mention_and_other_ids_stay_text(
+    standin: SlackStandIn, notifier: SlackNotifier, run: FlowRun
+) -> None:
+    by_admin = run.model_copy(update={"cancelled_by": "U0ADMIN"})
+    await notifier.post_in_run(by_admin, ThreadPost("cancelled by <@U0ADMIN>; output: <@U0EVE>"))
+    text = standin.calls_to("chat.postMessage")[-1].params["text"]
+    assert "<@U0ADMIN>" in text and "&lt;@U0EVE&gt;" in text

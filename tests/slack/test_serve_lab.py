@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import socket
 import sys
 import urllib.parse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -15,7 +16,7 @@ import pytest
 import yaml
 
 from labkit import ALICE, Lab
-from slack_standin import SlackStandIn, sign, slash_command_body
+from slack_standin import Call, SlackStandIn, sign, slash_command_body
 from slackkit import SECRET
 
 pytestmark = pytest.mark.lab
@@ -163,3 +164,76 @@ async def test_killed_bot_resumes_and_posts_each_change_once(
     assert sum("RUNNING" in t for t in texts) == 1, texts
     assert sum("COMPLETED" in t for t in texts) == 1, texts
     assert card.params["channel"] == "C1"
+
+
+CHAIN = """name: chain
+jobs:
+  - name: first
+    command: "sleep 6"
+    partition: cpu
+  - name: second
+    command: "echo second"
+    depends_on: [first]
+    partition: cpu
+  - name: third
+    command: "echo third"
+    depends_on: [second]
+    partition: cpu
+"""
+
+
+@pytest.fixture
+def chain_yaml(lab: Lab) -> Iterator[str]:
+    """CHAIN in a YAML alice owns in her home; its name relative to her home."""
+    home = lab.home("alice")
+    path = home / f"chain-{secrets.token_hex(4)}.yaml"
+    path.write_text(CHAIN)
+    os.chown(path, home.stat().st_uid, home.stat().st_gid)
+    yield path.name
+    path.unlink(missing_ok=True)
+
+
+async def test_killed_bot_resumes_a_workflow_run_and_posts_each_transition_once(
+    tmp_path: Path,
+    lab: Lab,
+    standin: SlackStandIn,
+    procs: list[asyncio.subprocess.Process],
+    chain_yaml: str,
+) -> None:
+    port = _port()
+    env = _http_env(standin)
+    args = ("--http", "--port", str(port), "--host", "127.0.0.1")
+    procs.append(await _start(tmp_path, lab, env, *args))
+    await _signed_command(port, standin, f"flow run ~/{chain_yaml}", "f1")
+    [answer] = await standin.wait_for("response_url", timeout=60)
+    assert "started run" in str(answer.params.get("text")), answer.params
+    [ts] = [
+        ts
+        for ts, m in standin.messages.items()
+        if str(m.get("metadata", {}).get("event_payload", {}).get("job", "")).startswith("flow:")
+    ]
+
+    def in_run(c: Call, *words: str) -> bool:
+        text = str(c.params.get("text"))
+        return c.params.get("thread_ts") == ts and all(w in text for w in words)
+
+    await standin.wait_for(
+        "chat.postMessage", timeout=40, where=lambda c: in_run(c, "`first` (job", "RUNNING")
+    )
+    procs[0].kill()  # kill -9 mid-run: `first` still sleeping, the rest waiting in Slurm
+    await procs[0].wait()
+    procs.append(await _start(tmp_path, lab, env, *args))
+    await standin.wait_for(
+        "chat.postMessage", timeout=90, where=lambda c: in_run(c, "run `chain` completed")
+    )
+    await asyncio.sleep(3)  # a few more ticks: nothing more may arrive
+    texts = _thread_texts(standin, ts)
+    assert len(texts) == len(set(texts)), texts  # no transition posted twice
+    assert sum(t.startswith("`first` (job") and "RUNNING" in t for t in texts) == 1, texts
+    for name in ("first", "second", "third"):
+        assert sum(t.startswith(f"`{name}` (job") and "COMPLETED" in t for t in texts) == 1, texts
+    assert sum("run `chain` completed" in t for t in texts) == 1, texts
+    assert "all 3 jobs COMPLETED" in texts[-1], texts
+    parent = str(standin.messages[ts]["blocks"])  # as the last update left it
+    assert "*completed*" in parent and "3 jobs: 3 COMPLETED" in parent, parent
+    assert not standin.violations

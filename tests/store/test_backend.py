@@ -1,4 +1,5 @@
-"""The backends' contract: every backend must pass these (tests/storekit.py names them)."""
+"""The backends' contract: every backend must pass these (tests/storekit.py names them: the
+files, memory, and PostgreSQL on the lab's server)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from storekit import DURABLE, NAMES, THREADS, WATCHES, open_backend
+from storekit import DURABLE, NAMES, THREADS, WATCHES, forget, open_backend
 
 from bot.store.backend import Backend, Doc
 
@@ -23,9 +24,11 @@ DAY = 86400.0
 
 
 @pytest.fixture(params=NAMES)
-def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Open:
+async def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Open]:
     """Opens the backend on the same state each time (a restart)."""
-    return lambda: open_backend(request.param, tmp_path / "state")
+    where = tmp_path / "state"
+    yield lambda: open_backend(request.param, where)
+    await forget(where)
 
 
 def thread(i: int, cluster: str = "lab", **extra: object) -> Doc:
@@ -151,6 +154,7 @@ bot.store.tiny.JOURNAL_CAP = 30_000  # emptied every few intents, mid-run too
 async def main() -> None:
     backend = open_backend(sys.argv[1], Path(sys.argv[2]))
     threads = backend.collection(THREADS)
+    await threads.get("lab:0")  # connected (PostgreSQL): the kills land among the writes
     print("ready", flush=True)
     i = 0
     while True:
@@ -183,6 +187,14 @@ asyncio.run(main())
 @pytest.mark.parametrize("name", DURABLE)
 def test_kill_9_mid_write_leaves_old_or_new_state(name: str, tmp_path: Path) -> None:
     state, helpers = tmp_path / "state", str(Path(__file__).parents[1])
+    open_backend(name, state)  # its place made here (a schema): forgotten whatever happens
+    try:
+        _kill_writers(name, state, helpers)
+    finally:
+        asyncio.run(forget(state))
+
+
+def _kill_writers(name: str, state: Path, helpers: str) -> None:
     rng = random.Random(11)
     for _ in range(30):
         proc = subprocess.Popen(
@@ -196,11 +208,19 @@ def test_kill_9_mid_write_leaves_old_or_new_state(name: str, tmp_path: Path) -> 
         acked = [int(line) for line in proc.stdout.read().split()]
         proc.wait()
         last = acked[-1] if acked else None
-        threads = open_backend(name, state).collection(THREADS)
-        live = asyncio.run(threads.all())
+        live, got = asyncio.run(_found(name, state, None if last is None else f"lab:{last % 40}"))
         assert all(not d.get("done") for d in live)  # a move is whole: live or history
         if last is not None:  # the last acknowledged write, or a newer one, is there
-            got = asyncio.run(threads.get(f"lab:{last % 40}"))
             assert got is not None and got["seq"] >= last, (last, got)
         for path in state.rglob("*.json"):
             json.loads(path.read_text())  # never torn
+
+
+async def _found(name: str, state: Path, key: str | None) -> tuple[list[Doc], Doc | None]:
+    """What a restarted bot finds: the live threads, and the one under `key`."""
+    backend = open_backend(name, state)
+    threads = backend.collection(THREADS)
+    try:
+        return await threads.all(), None if key is None else await threads.get(key)
+    finally:
+        await backend.close()

@@ -1,27 +1,40 @@
-"""The storage port's contract (bot/store/port.py): every backend passes these, the files
-(opened again for each check: a restart) and memory alike."""
+"""The storage port's contract (bot/store/port.py): every backend passes these, the files and
+PostgreSQL (each opened again for each check: a restart) and memory alike."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from storekit import forget, opened, pg_url
 
 from bot.store.backend import Doc
 from bot.store.port import State
-from bot.store.state import open_state
+from bot.store.state import open_state, open_store
 
 Open = Callable[[], State]
 
 
-@pytest.fixture(params=["files", "memory"])
-def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> Open:
+@pytest.fixture(params=["files", "memory", pytest.param("postgres", marks=pytest.mark.lab)])
+async def reopen(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Open]:
+    where = tmp_path / "state"
     if request.param == "files":
-        return lambda: open_state(tmp_path / "state")
-    state = open_state(None)
-    return lambda: state
+        yield lambda: open_state(where)
+    elif request.param == "memory":
+        state = open_state(None)
+        yield lambda: state
+    else:
+        url = pg_url(where)
+
+        def restarted() -> State:
+            state = open_store(url, where)
+            opened(where, state.backend)
+            return state
+
+        yield restarted
+        await forget(where)
 
 
 def thread(i: int, **extra: object) -> Doc:
@@ -191,3 +204,37 @@ async def test_a_run_saved_now_in_a_batch_is_durable_before_the_batch_ends(
         assert await reopen().flows.get("f2") == run(2, active=False, ended=1e9)
         assert [d["id"] for d in await reopen().flows.of_user("U0")] == ["f2"]
     assert [json.loads(t)["id"] for t in await reopen().flows.active_json("lab")] == ["f1"]
+
+
+async def test_a_claim_saves_only_over_the_state_it_expects(reopen: Open) -> None:
+    state = reopen()
+    await state.threads.save(thread(1, seq=2))
+    posting = thread(1, seq=3, in_flight={"seq": 3, "kind": "state"})
+    assert not await state.threads.claim(posting, 1)  # another replica is past that one
+    assert await state.threads.claim(posting, 2)
+    assert not await reopen().threads.claim({**posting, "note": "twice"}, 2)  # in flight
+    assert await reopen().threads.by_key("lab:1") == posting
+    assert not await state.threads.claim(thread(9, seq=1), 0)  # no such thread: not made
+    assert await reopen().threads.by_key("lab:9") is None
+    await state.flows.add(run(1, in_flight=None))
+    assert await state.flows.claim(run(1, seq=1, in_flight={"seq": 1}), 0)
+    assert not await reopen().flows.claim(run(1, seq=1, in_flight={"seq": 1}), 0)
+    assert (await reopen().flows.get("f1") or {})["seq"] == 1
+
+
+async def test_a_report_slot_is_claimed_once(reopen: Open) -> None:
+    reports = reopen().reports
+    await reports.add({"id": "r1", "user_id": "U1", "last_slot": None})
+    assert await reports.claim({"id": "r1", "user_id": "U1", "last_slot": 60.0}, None)
+    assert not await reopen().reports.claim({"id": "r1", "user_id": "U1", "last_slot": 60.0}, None)
+    assert await reopen().reports.claim({"id": "r1", "user_id": "U1", "last_slot": 120.0}, 60.0)
+    assert (await reopen().reports.get("r1") or {})["last_slot"] == 120.0
+
+
+async def test_alone_it_holds_its_leases_and_says_what_it_is(reopen: Open, tmp_path: Path) -> None:
+    state = reopen()
+    lease = f"poll:{tmp_path}"  # leases are database-wide: this test's own
+    assert await state.leases.hold(lease) and await state.leases.hold(lease)
+    assert state.leases.held() == [lease]
+    described = await state.describe()
+    assert described and "srunxlab" not in described  # never the password

@@ -8,6 +8,7 @@ crash the run's thread is searched for it, and it goes out again only if it is n
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Iterable
@@ -27,7 +28,7 @@ from bot.core.flows.texts import end_text, retry_text, run_summary, start_text
 from bot.core.models import JobInfo, JobState
 from bot.core.ports import FlowOutbox, ThreadPost
 from bot.core.slurm.client import SlurmClient
-from bot.errors import BotError
+from bot.errors import BotError, TakenElsewhere
 
 log = logging.getLogger(__name__)
 RETRYABLE = frozenset(
@@ -84,7 +85,7 @@ class FlowMonitor:
         self, client: SlurmClient, run: FlowRun, status: dict[str, JobInfo]
     ) -> FlowRun:
         """Bring one run up to date with Slurm's `status`; returns it as saved."""
-        start = run.model_dump_json()
+        start, shown = run.model_dump_json(), _shown(run)
         run = await self._resolve(run)
         for index, cell in enumerate(run.cells):
             if cell.phase == "submitting":  # the bot stopped while submitting: finish it
@@ -96,6 +97,7 @@ class FlowMonitor:
             run = await self._end(run)
         if run.model_dump_json() != start:
             await self.store.save(run)
+        if _shown(run) != shown:  # not for elapsed time alone: Slack limits chat.update
             await self.refresh(run)
         return run
 
@@ -251,7 +253,8 @@ class FlowMonitor:
         """`flow cancel`: one scancel for every job of the run still queued or running."""
         cancelled = await self._cancel_all(client, run)
         text = f"cancelled by <@{by}>: {cancelled} job(s) stopped"
-        run = await self._end(_skip_all(run), text=text, outcome="cancelled")
+        stopped = _skip_all(run).model_copy(update={"cancelled_by": by})
+        run = await self._end(stopped, text=text, outcome="cancelled")
         await self.store.save(run)
         await self.refresh(run)
         return run, cancelled
@@ -298,19 +301,27 @@ class FlowMonitor:
         run = run.model_copy(
             update={"seq": seq, "in_flight": PendingPost(seq=seq, text=text, final=final)}
         )
+        recorded = False
 
         async def record() -> None:
+            nonlocal recorded
             await self.store.record_intent(run)
+            recorded = True
 
+        post = ThreadPost(text, final=final, seq=seq, before_send=record)
         try:
-            await self.outbox.post_in_run(
-                run, ThreadPost(text, final=final, seq=seq, before_send=record)
-            )
+            await self.outbox.post_in_run(run, post)
+        except TakenElsewhere:  # another replica posts it, and keeps the run's record
+            raise Held() from None
         except Exception:
             log.exception("posting to run %s's thread failed", run.id)
-            await self.store.record_intent(run)  # the next tick posts it first
+            if not recorded:  # saved now, the next tick posts it first
+                with contextlib.suppress(TakenElsewhere):
+                    await self.store.record_intent(run)
             raise Held() from None
-        return run.model_copy(update={"in_flight": None})
+        run = run.model_copy(update={"in_flight": None})
+        await self.store.save(run)  # the next post's claim finds this one done
+        return run
 
     async def _resolve(self, run: FlowRun) -> FlowRun:
         """A post saved but perhaps not sent (the bot stopped, or Slack failed): look for it
@@ -333,6 +344,12 @@ class FlowMonitor:
         run = run.model_copy(update={"in_flight": None})
         await self.store.save(run, now=True)
         return run
+
+
+def _shown(run: FlowRun) -> tuple[object, ...]:
+    """What the run's message shows, but for running time (which changes every poll)."""
+    steps = tuple((s.job_id, s.state, s.skipped, s.retry_at, s.reason) for _, s in run.steps())
+    return (run.outcome, run.active, steps)
 
 
 def _step(run: FlowRun, index: int, name: str) -> FlowStep:

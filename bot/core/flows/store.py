@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from bot.core.flowruns import FlowRun
 from bot.core.ids import insert_unique
 from bot.core.retention import Retention
+from bot.errors import TakenElsewhere
 from bot.store.port import State
 
 RETENTION = 14 * 86400.0
@@ -35,8 +36,10 @@ class FlowStore:
         await self.flows.save(run.model_dump(mode="json"), now=now)
 
     async def record_intent(self, run: FlowRun) -> None:
-        """A post about to go out (`in_flight`): durable before it, batch or not."""
-        await self.save(run, now=True)
+        """A post about to go out (`in_flight`, numbered `run.seq`): durable before it, batch
+        or not. Raises TakenElsewhere when another replica recorded that post first."""
+        if not await self.flows.claim(run.model_dump(mode="json"), run.seq - 1):
+            raise TakenElsewhere(f"run {run.id}'s post {run.seq}")
 
     async def get(self, run_id: str) -> FlowRun | None:
         doc = await self.flows.get(run_id)

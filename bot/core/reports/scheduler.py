@@ -158,6 +158,21 @@ class ReportScheduler:
             self._schedule(report, report.next_slot(self.clock()))
         return len(reports)
 
+    async def sync(self) -> int:
+        """Schedule the reports other replicas added and drop those they stopped (every
+        replica fires each slot; `claim` lets one post it); how many are scheduled."""
+        if self.scheduler is None:
+            return 0
+        reports = await self.store.all()
+        ids = {_job_id(x) for x in reports}
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("report-") and job.id not in ids:
+                job.remove()
+        for report in reports:
+            if self.scheduler.get_job(_job_id(report)) is None:
+                self._schedule(report, report.next_slot(self.clock()))
+        return len(reports)
+
     def _schedule(self, report: ReportSchedule, slot: datetime) -> None:
         if self.scheduler is None:
             return
@@ -180,8 +195,13 @@ class ReportScheduler:
             return False  # stopped meanwhile
         posted = False
         if report.last_slot is None or slot > report.last_slot:
-            report = report.model_copy(update={"last_slot": slot})
-            await self.store.save(report)  # the slot counts as posted from here on
+            taken = report.model_copy(update={"last_slot": slot})
+            # The slot counts as posted from here on; another replica that took it first
+            # posts it instead.
+            if not await self.store.claim(taken, report.last_slot):
+                self._schedule(taken, taken.next_slot(self.clock()))
+                return False
+            report = taken
             try:
                 title = f"Scheduled report {report.id}"
                 opts = c.ReportNow(partition=report.partition, include=report.include)

@@ -19,6 +19,10 @@ class ReportStore:
     async def save(self, report: ReportSchedule) -> None:
         await self.reports.save(report.model_dump(mode="json"))
 
+    async def claim(self, report: ReportSchedule, last_slot: float | None) -> bool:
+        """Save `report` (its next slot taken) only if no replica took that slot yet."""
+        return await self.reports.claim(report.model_dump(mode="json"), last_slot)
+
     async def get(self, report_id: str) -> ReportSchedule | None:
         doc = await self.reports.get(report_id)
         return ReportSchedule.model_validate(doc) if doc else None

@@ -23,7 +23,7 @@ from bot.core.ports import ThreadOutbox, ThreadPost
 from bot.core.records import JobThread, Watch
 from bot.core.slurm.client import SlurmClient, Survey
 from bot.core.watches.store import WatchStore
-from bot.errors import BotError
+from bot.errors import BotError, TakenElsewhere
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +216,8 @@ class JobMonitor:
         try:
             post = ThreadPost(text, final=final, seq=seq, before_send=record_intent)
             await self.notifier.post_reply(intent, post)
+        except TakenElsewhere:  # another replica posts it: its record is the one to keep
+            return 0
         except Exception:
             # Slack said no (or could not be reached): nothing was posted, try next tick.
             log.exception("posting to job %s's thread failed", thread.job_id)

@@ -7,6 +7,7 @@ from contextlib import AbstractAsyncContextManager
 from bot.core.ids import insert_unique
 from bot.core.records import JobThread, Watch
 from bot.core.retention import Retention
+from bot.errors import TakenElsewhere
 from bot.store.port import State
 
 
@@ -33,8 +34,11 @@ class WatchStore:
             await self.state.threads.save(doc, now=now)
 
     async def record_intent(self, thread: JobThread) -> None:
-        """A transition about to be posted: durable before the post, batch or not."""
-        await self.save_thread(thread, now=True)
+        """A transition about to be posted: durable before the post, batch or not. Raises
+        TakenElsewhere when another replica recorded this transition first."""
+        doc = {**thread.model_dump(mode="json"), "key": thread.key}
+        if not await self.state.threads.claim(doc, thread.seq):
+            raise TakenElsewhere(f"job {thread.key}'s transition {thread.seq + 1}")
 
     async def thread(self, cluster: str, job_id: str) -> JobThread | None:
         doc = await self.state.threads.by_key(f"{cluster}:{job_id}")
