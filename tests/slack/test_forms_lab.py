@@ -30,6 +30,18 @@ async def _jobs_named(http_bot: HttpBot, name: str) -> list[str]:
     return res.stdout.split()
 
 
+async def _completes_saying(http_bot: HttpBot, job_id: str, text: str) -> None:
+    """The job ends COMPLETED and its output shows `text`."""
+    _, client = http_bot.rt.clusters.client(ALICE, "lab")
+    await wait_state(client, job_id, {JobState.COMPLETED})
+    tail = await eventually(
+        lambda: http_bot.rt.dispatch.handle(ALICE, f"tail {job_id}"),
+        lambda t: isinstance(t, r.TailReply) and text in t.text,
+        timeout=20,
+    )
+    assert isinstance(tail, r.TailReply)
+
+
 async def test_slash_submit_alone_opens_the_form_with_the_clusters_partitions(
     http_bot: HttpBot,
 ) -> None:
@@ -64,14 +76,7 @@ async def test_the_form_opens_at_the_users_defaults_and_blank_fields_get_them(
     assert await _interaction(http_bot, submission) == (200, "")
     await http_bot.standin.wait_for("chat.postMessage", timeout=30)
     [job_id] = await _jobs_named(http_bot, tag)
-    _, client = http_bot.rt.clusters.client(ALICE, "lab")
-    await wait_state(client, job_id, {JobState.COMPLETED})
-    tail = await eventually(
-        lambda: http_bot.rt.dispatch.handle(ALICE, f"tail {job_id}"),
-        lambda t: isinstance(t, r.TailReply) and "got yes on cpu" in t.text,
-        timeout=20,
-    )
-    assert isinstance(tail, r.TailReply)
+    await _completes_saying(http_bot, job_id, "got yes on cpu")
 
 
 async def test_slash_submit_says_what_to_type_when_the_form_cannot_open(
@@ -123,14 +128,7 @@ async def test_a_good_form_submits_one_real_job_and_opens_its_thread(http_bot: H
     monitor = http_bot.rt.monitor
     thread = await monitor.store.thread("lab", job_id)
     assert thread is not None and thread.user_id == ALICE and thread.account == "alice"
-    _, client = http_bot.rt.clusters.client(ALICE, "lab")
-    await wait_state(client, job_id, {JobState.COMPLETED})
-    tail = await eventually(
-        lambda: http_bot.rt.dispatch.handle(ALICE, f"tail {job_id}"),
-        lambda t: isinstance(t, r.TailReply) and "from-form hello" in t.text,
-        timeout=20,
-    )
-    assert isinstance(tail, r.TailReply)
+    await _completes_saying(http_bot, job_id, "from-form hello")
     assert not http_bot.standin.violations
 
 
