@@ -30,8 +30,11 @@ ROUNDS = 20
 
 
 class Quiet:
-    async def post(self, channel: str, reply: r.Reply) -> str:
+    async def post(self, channel: str, reply: r.Reply, mark: str | None = None) -> str:
         return "ts"
+
+    async def posted(self, channel: str, mark: str) -> bool:
+        return False
 
 
 def _summary(ms: list[float]) -> str:

@@ -144,16 +144,22 @@ class Posts:
 
     sent: list[tuple[str, r.Reply]] = field(default_factory=list)
     refusing: Counter[str] = field(default_factory=Counter)
+    marks: list[tuple[str, str]] = field(default_factory=list)  # (channel, mark) posted
 
     def _gate(self, method: str) -> None:
         if self.refusing[method] > 0:
             self.refusing[method] -= 1
             raise PostRefused(f"{method} refused (as the test asked)")
 
-    async def post(self, channel: str, reply: r.Reply) -> str:
+    async def post(self, channel: str, reply: r.Reply, mark: str | None = None) -> str:
         self._gate("post")
         self.sent.append((channel, reply))
+        if mark is not None:
+            self.marks.append((channel, mark))
         return f"ts-{len(self.sent)}"
+
+    async def posted(self, channel: str, mark: str) -> bool:
+        return (channel, mark) in self.marks
 
     def of(self, kind: type[R]) -> list[R]:
         return [x for _, x in self.sent if isinstance(x, kind)]

@@ -48,6 +48,10 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "conversations.replies": frozenset(
         {"channels:history", "groups:history", "im:history", "mpim:history"}
     ),
+    # A report's channel (or DM), read back for a slot a replica died posting.
+    "conversations.history": frozenset(
+        {"channels:history", "groups:history", "im:history", "mpim:history"}
+    ),
     "views.open": frozenset(),
     "views.publish": frozenset(),
     # Not a Web API method: a file's url_private fetched with the bot token.

@@ -524,6 +524,7 @@ class SlackStandIn:
             "users.info": self._users_info,
             "conversations.info": self._conversations_info,
             "conversations.replies": self._conversations_replies,
+            "conversations.history": self._conversations_history,
             "apps.connections.open": self._connections_open,
         }
 
@@ -737,6 +738,36 @@ class SlackStandIn:
         start = int(params.get("cursor") or 0)
         limit = int(params.get("limit") or 1000)
         page, more = thread[start : start + limit], start + limit < len(thread)
+        return {
+            "ok": True,
+            "messages": page,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
+    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A channel's top-level messages, newest first, paged by `limit`/`cursor`; metadata
+        only with `include_all_metadata`, as Slack does."""
+        if not self.history_granted:
+            return {"ok": False, "error": "missing_scope", "needed": "channels:history"}
+        channel = params.get("channel")
+        if not _present(channel):
+            self._violate("conversations.history", "missing channel")
+            return {"ok": False, "error": "invalid_arguments"}
+        top = sorted(
+            (
+                m
+                for m in self.messages.values()
+                if m["channel"] == channel and m.get("thread_ts") in (None, m["ts"])
+            ),
+            key=lambda m: m["ts"],
+            reverse=True,
+        )
+        if str(params.get("include_all_metadata", "")).lower() not in ("1", "true"):
+            top = [{k: v for k, v in m.items() if k != "metadata"} for m in top]
+        start = int(params.get("cursor") or 0)
+        limit = int(params.get("limit") or 100)
+        page, more = top[start : start + limit], start + limit < len(top)
         return {
             "ok": True,
             "messages": page,

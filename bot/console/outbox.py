@@ -39,7 +39,10 @@ class TerminalOutbox:
     def _next_ts(self) -> str:
         return f"terminal.{next(self._ts)}"
 
-    async def post(self, channel: str, reply: r.Reply) -> str:
+    async def posted(self, channel: str, mark: str) -> bool:
+        return False  # the terminal cannot be read back
+
+    async def post(self, channel: str, reply: r.Reply, mark: str | None = None) -> str:
         self.write(render_text(reply))
         return self._next_ts()
 

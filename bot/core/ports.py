@@ -31,9 +31,15 @@ class ThreadPost:
 
 
 class Poster(Protocol):
-    async def post(self, channel: str, reply: Reply) -> str:
+    async def post(self, channel: str, reply: Reply, mark: str | None = None) -> str:
         """Post a reply as a new message in `channel`; return its ts. Raises if it was refused
-        (PostRefused, with what to do about it)."""
+        (PostRefused, with what to do about it). `mark` goes with the message, so `posted`
+        can find it again (a report's slot)."""
+        ...
+
+    async def posted(self, channel: str, mark: str) -> bool:
+        """Whether a message marked `mark` is among the latest in `channel`; False when the
+        channel cannot be read."""
         ...
 
 
@@ -89,8 +95,11 @@ class Nowhere:
     def _refuse(self) -> UsageError:
         return UsageError("this posts into Slack: use it in Slack (`bot serve`)")
 
-    async def post(self, channel: str, reply: Reply) -> str:
+    async def post(self, channel: str, reply: Reply, mark: str | None = None) -> str:
         raise self._refuse()
+
+    async def posted(self, channel: str, mark: str) -> bool:
+        return False
 
     async def post_card(
         self, channel: str, thread_ts: str | None, cluster: str, job: JobInfo

@@ -70,6 +70,9 @@ class ReportSchedule(BaseModel):
     include: tuple[str, ...] = ("resources", "jobs")
     created: float = Field(default_factory=time.time)  # an interval's slots count from here
     last_slot: float | None = None  # the slot last posted (or being posted)
+    # While `last_slot` is being posted: since when. Left set by a replica that died posting
+    # it; another then looks for the post in the channel and posts it if it is not there.
+    posting_since: float | None = None
 
     def trigger(self) -> BaseTrigger:
         from apscheduler.triggers.interval import IntervalTrigger

@@ -32,6 +32,8 @@ from bot.slack.failures import SLACK_FAILURES, slack_error
 
 log = logging.getLogger(__name__)
 EVENT_TYPE = "srunx_job_update"
+MARK_TYPE = "srunx_post"  # a post the bot may need to find again (a report's slot)
+MAX_HISTORY_PAGES = 3  # conversations.history pages read when looking for a marked post
 MAX_THREAD_PAGES = 20  # conversations.replies pages read when looking for one transition
 
 
@@ -215,12 +217,35 @@ class SlackNotifier:
             )
         return False
 
-    async def post(self, channel: str, reply: Reply) -> str:
+    async def post(self, channel: str, reply: Reply, mark: str | None = None) -> str:
         """Any reply as a new message (GPU alerts, reports); paced like the rest."""
+        meta = None if mark is None else {"event_type": MARK_TYPE, "event_payload": {"mark": mark}}
         try:
-            return await self._send(channel, reply)
+            return await self._send(channel, reply, metadata=meta)
         except SlackApiError as e:
             raise _refused(channel, e) from None
+
+    async def posted(self, channel: str, mark: str) -> bool:
+        """Among the channel's latest messages (newest first: a slot is looked for soon after
+        it was due)."""
+        want = {"event_type": MARK_TYPE, "event_payload": {"mark": mark}}
+        cursor: str | None = None
+        try:
+            for _ in range(MAX_HISTORY_PAGES):
+                resp = await self.client.conversations_history(
+                    channel=channel,
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                )
+                if any(_same_mark(m.get("metadata"), want) for m in resp.get("messages") or []):
+                    return True
+                cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    return False
+        except SLACK_FAILURES as e:
+            log.warning("cannot read <#%s> (%s); posting %s again", channel, slack_error(e), mark)
+        return False
 
     async def post_notice(self, channel: str, text: str) -> None:
         safe = f":warning: {escape(text)}"

@@ -105,6 +105,9 @@ class StoredReports(_ByUser):
     async def claim(self, doc: Doc, last_slot: float | None) -> bool:
         return await self._c.replace_if(doc, {"last_slot": last_slot})
 
+    async def reclaim(self, doc: Doc, posting_since: float) -> bool:
+        return await self._c.replace_if(doc, {"posting_since": posting_since})
+
     async def get(self, report_id: str) -> Doc | None:
         return await self._c.get(report_id)
 

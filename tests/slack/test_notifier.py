@@ -220,3 +220,15 @@ async def test_who_cancelled_a_run_is_a_mention_and_other_ids_stay_text(
     await notifier.post_in_run(by_admin, ThreadPost("cancelled by <@U0ADMIN>; output: <@U0EVE>"))
     text = standin.calls_to("chat.postMessage")[-1].params["text"]
     assert "<@U0ADMIN>" in text and "&lt;@U0EVE&gt;" in text
+
+
+async def test_a_marked_post_is_found_again_in_its_channel(
+    standin: SlackStandIn, notifier: SlackNotifier
+) -> None:
+    await notifier.post("C1", r.Done(text="report"), mark="report:r1:1700000000")
+    await notifier.post("C1", r.Done(text="other"))
+    assert await notifier.posted("C1", "report:r1:1700000000")
+    assert not await notifier.posted("C1", "report:r1:1700003600")
+    assert not await notifier.posted("C2", "report:r1:1700000000")
+    standin.history_granted = False  # cannot read the channel: counts as not posted
+    assert not await notifier.posted("C1", "report:r1:1700000000")

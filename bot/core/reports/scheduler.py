@@ -9,7 +9,8 @@ while the bot was down are skipped, not replayed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -32,6 +33,7 @@ ReportCommand = c.ReportNow | c.ReportEvery | c.ReportStop | c.ListReports
 REPORT_COMMANDS = (c.ReportNow, c.ReportEvery, c.ReportStop, c.ListReports)
 
 log = logging.getLogger(__name__)
+POSTING_STALE = 30.0  # seconds a slot may be marked posting before its replica counts as dead
 
 
 class ReportScheduler:
@@ -164,6 +166,7 @@ class ReportScheduler:
         if self.scheduler is None:
             return 0
         reports = await self.store.all()
+        await self.finish_half_posted(reports)
         ids = {_job_id(x) for x in reports}
         for job in self.scheduler.get_jobs():
             if job.id.startswith("report-") and job.id not in ids:
@@ -195,26 +198,56 @@ class ReportScheduler:
             return False  # stopped meanwhile
         posted = False
         if report.last_slot is None or slot > report.last_slot:
-            taken = report.model_copy(update={"last_slot": slot})
-            # The slot counts as posted from here on; another replica that took it first
-            # posts it instead.
+            taken = report.model_copy(update={"last_slot": slot, "posting_since": time.time()})
+            # The slot is this replica's from here on; another that took it first posts it.
             if not await self.store.claim(taken, report.last_slot):
                 self._schedule(taken, taken.next_slot(self.clock()))
                 return False
             report = taken
-            try:
+            posted = await self._post_slot(report)
+        self._schedule(report, report.next_slot(self.clock()))
+        return posted
+
+    async def _post_slot(self, report: ReportSchedule, *, look_first: bool = False) -> bool:
+        """Post the report of `report.last_slot` (marked, so it can be found again), then
+        clear its posting mark. A failure is logged and the slot given up, as Slack refused
+        it; only a replica's death leaves the mark (see `finish_half_posted`)."""
+        assert report.last_slot is not None
+        slot, mark = report.last_slot, f"report:{report.id}:{report.last_slot:.0f}"
+        posted = False
+        try:
+            if look_first and await self.poster.posted(report.channel, mark):
+                log.info(
+                    "report %s for slot %s was posted before its replica died", report.id, slot
+                )
+            else:
                 title = f"Scheduled report {report.id}"
                 opts = c.ReportNow(partition=report.partition, include=report.include)
                 at = datetime.fromtimestamp(slot, UTC)
                 built = await self.builder.build(
                     report.user_id, report.cluster, opts, title=title, at=at
                 )
-                await self.poster.post(report.channel, built)
+                await self.poster.post(report.channel, built, mark=mark)
                 posted = True
-            except Exception:
-                log.exception("report %s for slot %s failed", report.id, slot)
-        self._schedule(report, report.next_slot(self.clock()))
+        except Exception:
+            log.exception("report %s for slot %s failed", report.id, slot)
+        await self.store.reclaim(
+            report.model_copy(update={"posting_since": None}), report.posting_since or 0
+        )
         return posted
+
+    async def finish_half_posted(self, reports: Sequence[ReportSchedule]) -> int:
+        """Slots a replica took and died posting (marked longer than POSTING_STALE): one
+        replica looks for the post in the channel and posts it if it is not there."""
+        now, finished = time.time(), 0
+        for report in reports:
+            since = report.posting_since
+            if since is None or now - since < POSTING_STALE:
+                continue
+            taken = report.model_copy(update={"posting_since": now})
+            if await self.store.reclaim(taken, since):
+                finished += await self._post_slot(taken, look_first=True)
+        return finished
 
 
 def _job_id(report: ReportSchedule) -> str:

@@ -23,6 +23,10 @@ class ReportStore:
         """Save `report` (its next slot taken) only if no replica took that slot yet."""
         return await self.reports.claim(report.model_dump(mode="json"), last_slot)
 
+    async def reclaim(self, report: ReportSchedule, posting_since: float) -> bool:
+        """Save `report` only if its slot is still marked posting since `posting_since`."""
+        return await self.reports.reclaim(report.model_dump(mode="json"), posting_since)
+
     async def get(self, report_id: str) -> ReportSchedule | None:
         doc = await self.reports.get(report_id)
         return ReportSchedule.model_validate(doc) if doc else None

@@ -89,7 +89,10 @@ class _Posts:
         self.fail = fail
         self.sent: list[tuple[str, r.Reply]] = []
 
-    async def post(self, channel: str, reply: r.Reply) -> str:
+    async def posted(self, channel: str, mark: str) -> bool:
+        return False
+
+    async def post(self, channel: str, reply: r.Reply, mark: str | None = None) -> str:
         if self.fail:
             raise PostRefused("the bot is not in that channel")
         self.sent.append((channel, reply))

@@ -4,6 +4,7 @@ posted before, and slots missed while it was down are skipped, not replayed."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.core import replies as r
+from bot.core.reports.scheduler import POSTING_STALE
 from labkit import ALICE
 from scripted import DATA, OfflineBot, captured, sinfo
 
@@ -122,4 +124,48 @@ async def test_a_stopped_report_posts_no_more(bot: Bot) -> None:
     assert isinstance(done, r.Done)
     assert bot.next_slots() == []
     assert not await bot.fire(report_id, T0 + HOUR)
+    assert bot.reports() == []
+
+
+async def _died_posting(bot: Bot, report_id: str, *, posted: bool) -> None:
+    """The replica that took the first slot died while posting it (before or after the post
+    left): the stored schedule still says it is being posted, since long enough."""
+    report = await bot.rt.reports.store.get(report_id)
+    assert report is not None
+    slot = (T0 + HOUR).timestamp()
+    stale = time.time() - POSTING_STALE - 1
+    await bot.rt.reports.store.save(
+        report.model_copy(update={"last_slot": slot, "posting_since": stale})
+    )
+    if posted:
+        bot.out.marks.append(("D1", f"report:{report_id}:{slot:.0f}"))
+
+
+async def test_a_slot_whose_replica_died_posting_it_is_posted_by_another(bot: Bot) -> None:
+    report_id = await _every_hour(bot)
+    await _died_posting(bot, report_id, posted=False)
+    assert await bot.rt.reports.sync() == 1
+    assert len(bot.reports()) == 1  # posted once, by this replica
+    report = await bot.rt.reports.store.get(report_id)
+    assert report is not None and report.posting_since is None
+    await bot.rt.reports.sync()
+    assert len(bot.reports()) == 1  # and only once
+
+
+async def test_a_slot_posted_just_before_its_replica_died_is_not_posted_again(bot: Bot) -> None:
+    report_id = await _every_hour(bot)
+    await _died_posting(bot, report_id, posted=True)
+    await bot.rt.reports.sync()
+    assert bot.reports() == []  # found in the channel: not posted twice
+    report = await bot.rt.reports.store.get(report_id)
+    assert report is not None and report.posting_since is None
+
+
+async def test_a_slot_being_posted_now_is_left_to_its_replica(bot: Bot) -> None:
+    report_id = await _every_hour(bot)
+    report = await bot.rt.reports.store.get(report_id)
+    assert report is not None
+    fresh = report.model_copy(update={"last_slot": T0.timestamp(), "posting_since": time.time()})
+    await bot.rt.reports.store.save(fresh)
+    await bot.rt.reports.sync()
     assert bot.reports() == []
