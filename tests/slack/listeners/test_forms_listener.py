@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from labkit import ALICE
+from labkit import ALICE, eventually
 from scripted import sinfo
 from slackkit import ScriptedBot, form_submission, global_shortcut, opened_view
 
@@ -60,5 +60,11 @@ async def test_a_good_form_submits_once_and_posts_the_card_in_its_channel(
     [card] = await scripted_bot.http.standin.wait_for("chat.postMessage")
     assert card.params["channel"] == "C1" and "4242" in str(card.params)
     assert alice.count("sbatch") == 1
-    thread = await scripted_bot.http.rt.threads.thread("lab", "4242")
+    # The thread is saved as soon as Slack has taken its card: look once it is.
+    thread = await eventually(
+        lambda: scripted_bot.http.rt.threads.thread("lab", "4242"),
+        lambda t: t is not None,
+        timeout=10,
+        interval=0.05,
+    )
     assert thread is not None and thread.user_id == ALICE and thread.channel == "C1"
