@@ -191,6 +191,22 @@ def check_blocks(blocks: Any, *, limit: int) -> list[tuple[str, str]]:
     return problems
 
 
+def _page(messages: list[dict[str, Any]], params: dict[str, Any], limit: int) -> dict[str, Any]:
+    """One page of a conversations.* answer (`limit`/`cursor`); message metadata only with
+    `include_all_metadata`, as Slack does."""
+    if str(params.get("include_all_metadata", "")).lower() not in ("1", "true"):
+        messages = [{k: v for k, v in m.items() if k != "metadata"} for m in messages]
+    start = int(params.get("cursor") or 0)
+    limit = int(params.get("limit") or limit)
+    page, more = messages[start : start + limit], start + limit < len(messages)
+    return {
+        "ok": True,
+        "messages": page,
+        "has_more": more,
+        "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+    }
+
+
 class SlackStandIn:
     """Fake Slack: Web API under `api_url`, response_urls, and a Socket Mode WebSocket."""
 
@@ -733,17 +749,7 @@ class SlackStandIn:
         )
         if not thread:
             return {"ok": False, "error": "thread_not_found"}
-        if str(params.get("include_all_metadata", "")).lower() not in ("1", "true"):
-            thread = [{k: v for k, v in m.items() if k != "metadata"} for m in thread]
-        start = int(params.get("cursor") or 0)
-        limit = int(params.get("limit") or 1000)
-        page, more = thread[start : start + limit], start + limit < len(thread)
-        return {
-            "ok": True,
-            "messages": page,
-            "has_more": more,
-            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
-        }
+        return _page(thread, params, 1000)
 
     def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
         """A channel's top-level messages, newest first, paged by `limit`/`cursor`; metadata
@@ -763,17 +769,7 @@ class SlackStandIn:
             key=lambda m: m["ts"],
             reverse=True,
         )
-        if str(params.get("include_all_metadata", "")).lower() not in ("1", "true"):
-            top = [{k: v for k, v in m.items() if k != "metadata"} for m in top]
-        start = int(params.get("cursor") or 0)
-        limit = int(params.get("limit") or 100)
-        page, more = top[start : start + limit], start + limit < len(top)
-        return {
-            "ok": True,
-            "messages": page,
-            "has_more": more,
-            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
-        }
+        return _page(top, params, 100)
 
     def _connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": self.ws_url}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -75,6 +75,20 @@ def _refused(channel: str, e: SlackApiError) -> PostRefused:
         else ""
     )
     return PostRefused(f"Slack would not let me post in <#{channel}> ({error}){hint}")
+
+
+async def _found(read: Callable[..., Awaitable[Any]], want: dict[str, Any], pages: int) -> bool:
+    """Whether a message `read` lists (conversations.replies or .history, page by page, at
+    most `pages`) carries the mark `want`."""
+    cursor: str | None = None
+    for _ in range(pages):
+        resp = await read(include_all_metadata=True, limit=200, cursor=cursor)
+        if any(_same_mark(m.get("metadata"), want) for m in resp.get("messages") or []):
+            return True
+        cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return False
+    return False
 
 
 class ChannelPacer:
@@ -196,21 +210,12 @@ class SlackNotifier:
     async def _marked(self, channel: str, thread_ts: str, want: dict[str, Any], what: str) -> bool:
         """Whether a message of the thread carries the mark `want`; False when the thread
         cannot be read (the change is posted again: a rare duplicate beats a lost post)."""
-        cursor: str | None = None
+
+        def read(**page: Any) -> Awaitable[Any]:  # called here: the manifest check sees it
+            return self.client.conversations_replies(channel=channel, ts=thread_ts, **page)
+
         try:
-            for _ in range(MAX_THREAD_PAGES):
-                resp = await self.client.conversations_replies(
-                    channel=channel,
-                    ts=thread_ts,
-                    include_all_metadata=True,
-                    limit=200,
-                    cursor=cursor,
-                )
-                if any(_same_mark(m.get("metadata"), want) for m in resp.get("messages") or []):
-                    return True
-                cursor = (resp.get("response_metadata") or {}).get("next_cursor")
-                if not cursor:
-                    return False
+            return await _found(read, want, MAX_THREAD_PAGES)
         except SLACK_FAILURES as e:  # missing_scope (history not granted) among them
             log.warning(
                 "cannot read %s's thread (%s); posting its change again", what, slack_error(e)
@@ -229,20 +234,12 @@ class SlackNotifier:
         """Among the channel's latest messages (newest first: a slot is looked for soon after
         it was due)."""
         want = {"event_type": MARK_TYPE, "event_payload": {"mark": mark}}
-        cursor: str | None = None
+
+        def read(**page: Any) -> Awaitable[Any]:
+            return self.client.conversations_history(channel=channel, **page)
+
         try:
-            for _ in range(MAX_HISTORY_PAGES):
-                resp = await self.client.conversations_history(
-                    channel=channel,
-                    include_all_metadata=True,
-                    limit=200,
-                    cursor=cursor,
-                )
-                if any(_same_mark(m.get("metadata"), want) for m in resp.get("messages") or []):
-                    return True
-                cursor = (resp.get("response_metadata") or {}).get("next_cursor")
-                if not cursor:
-                    return False
+            return await _found(read, want, MAX_HISTORY_PAGES)
         except SLACK_FAILURES as e:
             log.warning("cannot read <#%s> (%s); posting %s again", channel, slack_error(e), mark)
         return False
