@@ -10,10 +10,11 @@ from typing import Any
 
 from bot.core import replies as r
 from bot.core.flowruns import NEVER_SATISFIED, Dep, FlowRun
+from bot.core.flowstatus import step_status, tally
 from bot.core.models import JobState
 from bot.render.blocks import render_blocks
 from bot.render.buttons import FLOW_CANCEL, FLOW_REFRESH, read_run_value
-from bot.render.flows import MAX_ROWS, run_blocks, run_text, step_status, tally
+from bot.render.flows import MAX_ROWS, run_blocks, run_text
 from bot.render.text import render_text
 from labkit import flow_run, flow_step
 from slack_standin import MAX_BLOCKS_JSON, MAX_MESSAGE_BLOCKS, check_blocks

@@ -18,7 +18,7 @@ from bot.core.flows.plan import cells, plan_cell, plan_steps, script_paths, sele
 from bot.core.flows.spec import MAX_FLOW_BYTES, WorkflowSpec, load_workflow
 from bot.core.flows.store import FlowStore
 from bot.core.flows.submit import options
-from bot.core.flows.texts import tally
+from bot.core.flowstatus import tally
 from bot.core.models import Job, JobState
 from bot.core.ports import FlowOutbox
 from bot.core.script import ScriptRenderer
@@ -179,7 +179,7 @@ class Flows:
                 channel=run.channel,
                 created=run.created,
                 jobs=len(run.steps()),
-                tally=tally(run),
+                tally=dict(tally(run)),
                 outcome=run.outcome,
             )
             for run in runs[:MAX_LISTED]
@@ -231,15 +231,16 @@ def _partitions(cell: FlowCell) -> set[str]:
 
 
 def _scripts(planned: list[FlowCell]) -> list[r.FlowScript]:
-    """Every job's script and sbatch argv, the parents' ids shown by name (none exist yet)."""
+    """Every job's script and sbatch argv, the run and the parents' ids shown by name (none
+    exist yet)."""
+    unsaved = FlowRun(
+        id="f<run>", name="", cluster="", user_id="", account="", channel="", source="",
+        cells=planned,
+    )  # fmt: skip
     shown: list[r.FlowScript] = []
     for cell in planned:
         steps = {s.name: s.model_copy(update={"job_id": f"<{s.slurm_name}>"}) for s in cell.steps}
         for s in cell.steps:
-            placeholder = FlowRun(
-                id="f<run>", name="", cluster="", user_id="", account="", channel="", source="",
-                cells=[cell],
-            )  # fmt: skip
-            argv = sbatch_argv(options(placeholder, s, steps))
+            argv = sbatch_argv(options(unsaved, s, steps))
             shown.append(r.FlowScript(name=s.slurm_name, sbatch=tuple(argv), script=s.script))
     return shown

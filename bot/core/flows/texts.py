@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 from bot.core.flowruns import FlowCell, FlowRun, FlowStep
 from bot.core.jobtext import final_summary, human_seconds, transition_text
 from bot.core.models import JobInfo, JobState
@@ -68,17 +66,3 @@ def run_summary(run: FlowRun) -> str:
     if retried:
         lines.append(f"retries: {retried}")
     return "\n".join(lines)
-
-
-def tally(run: FlowRun) -> dict[str, int]:
-    """Jobs per state as a run's list shows them ("NOT RUN" for skipped, "WAITING" before
-    they reach Slurm)."""
-    counts: Counter[str] = Counter()
-    for _, s in run.steps():
-        if s.skipped:
-            counts["NOT RUN"] += 1
-        elif s.state is None:
-            counts["WAITING" if s.job_id is None else "PENDING"] += 1
-        else:
-            counts[s.state.value] += 1
-    return dict(counts)
