@@ -52,6 +52,12 @@ class Access:
         where = ", ".join(f"<#{ch}>" for ch in allowed)
         raise AccessDenied(f"srunx-bot does not answer in this channel; use it in {where} or DM me")
 
+    def admit(self, user_id: str, channel: str | None, dm: bool) -> None:
+        """Whether the user may use the bot here at all: mapped, and in a channel it answers
+        in; AccessDenied saying why otherwise."""
+        self.grant(user_id)
+        self.check_channel(channel, dm)
+
     def is_admin(self, user_id: str) -> bool:
         return user_id in self.config.admins
 

@@ -85,8 +85,7 @@ class Dispatch:
         audited as `text`."""
         reply: r.Reply
         try:
-            self.access.grant(user_id)
-            self.access.check_channel(channel, dm)
+            self.access.admit(user_id, channel, dm)
             reply = await self.execute(user_id, cmd or parse(text, attached), channel, dm)
         except BotError as e:
             reply = error_reply(e)
@@ -112,8 +111,7 @@ class Dispatch:
         """Whether `run` gets past access for this user here: checked before the Slack layer
         downloads an attached file, so a refused user's file is never fetched."""
         try:
-            self.access.grant(user_id)
-            self.access.check_channel(channel, dm)
+            self.access.admit(user_id, channel, dm)
         except AccessDenied:
             return False
         return True

@@ -9,6 +9,7 @@ Nothing changes in a run while one of its posts is in flight, so posts keep thei
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -65,6 +66,10 @@ class FlowCell(_Record):
     args: dict[str, str] = {}
     steps: list[FlowStep]
     phase: CellPhase = "waiting"
+
+    def with_steps(self, by_name: Mapping[str, FlowStep]) -> FlowCell:
+        """The cell with its steps replaced by those of `by_name` (same names, same order)."""
+        return self.model_copy(update={"steps": [by_name[s.name] for s in self.steps]})
 
     @property
     def failed(self) -> bool:

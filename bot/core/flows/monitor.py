@@ -173,9 +173,7 @@ class FlowMonitor:
                         rewired.append(child.name)
                     except BotError as e:
                         log.warning("rewiring %s of run %s failed: %s", child.name, run.id, e)
-        cell = run.cells[index].model_copy(
-            update={"steps": [steps[s.name] for s in run.cells[index].steps]}
-        )
+        cell = run.cells[index].with_steps(steps)
         if any(s.job_id is None and not s.skipped for s in cell.steps):
             cell, _ = await submit_cell(client, run, cell)  # those Slurm had cancelled
         run = _with_cells(run, {index: cell})
@@ -205,9 +203,7 @@ class FlowMonitor:
         except BotError as e:
             log.warning("cancelling the jobs of run %s that cannot run failed: %s", run.id, e)
             return run  # tried again next tick
-        cell = run.cells[index].model_copy(
-            update={"steps": [steps[s.name] for s in run.cells[index].steps]}
-        )
+        cell = run.cells[index].with_steps(steps)
         names = ", ".join(f"`{s.name}`" for s in doomed)
         return await self._post(
             _with_cells(run, {index: cell}), f"not run, a dependency failed: {names}"

@@ -104,8 +104,7 @@ async def submit_cell(
                 failure = (step.name, why)
         if failure is not None:
             break
-    cell = cell.model_copy(update={"steps": [steps[s.name] for s in cell.steps]})
-    return cell, failure
+    return cell.with_steps(steps), failure
 
 
 async def recover(client: SlurmClient, run: FlowRun, cell: FlowCell) -> FlowCell:

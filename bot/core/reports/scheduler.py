@@ -212,7 +212,7 @@ class ReportScheduler:
         """Post the report of `report.last_slot` (marked, so it can be found again), then
         clear its posting mark. A failure is logged and the slot given up, as Slack refused
         it; only a replica's death leaves the mark (see `finish_half_posted`)."""
-        assert report.last_slot is not None
+        assert report.last_slot is not None and report.posting_since is not None
         slot, mark = report.last_slot, f"report:{report.id}:{report.last_slot:.0f}"
         posted = False
         try:
@@ -231,9 +231,8 @@ class ReportScheduler:
                 posted = True
         except Exception:
             log.exception("report %s for slot %s failed", report.id, slot)
-        await self.store.reclaim(
-            report.model_copy(update={"posting_since": None}), report.posting_since or 0
-        )
+        done = report.model_copy(update={"posting_since": None})
+        await self.store.reclaim(done, report.posting_since)  # unless another took it over
         return posted
 
     async def finish_half_posted(self, reports: Sequence[ReportSchedule]) -> int:
